@@ -1,0 +1,1 @@
+"""Shared code for the pipeline's stages: each module has one job."""

@@ -1,0 +1,191 @@
+"""The MNIST-family datasets: where their IDX files come from, and how to read them.
+
+Every source (a local folder, Debian's package, a public mirror) is checked against
+the sha256 of the *decompressed* bytes, so the files in data/raw/ are identical
+whichever way they arrived, and so is their DVC hash.
+"""
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+import sys
+import urllib.request
+import zlib
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.files import atomic_path
+
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+DATASETS = {
+    "mnist": {
+        "env": "MNIST_DIR",
+        "debian_dir": None,  # Debian ships no MNIST package
+        "mirrors": ("https://storage.googleapis.com/cvdf-datasets/mnist/",
+                    "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+        "sha256": {
+            "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
+        "class_names": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+    },
+    "fashion_mnist": {
+        "env": "FASHION_MNIST_DIR",
+        "debian_dir": "/usr/share/datasets/fashion-mnist",
+        "mirrors": ("https://storage.googleapis.com/tensorflow/tf-keras-datasets/",),
+        "sha256": {
+            "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+        "class_names": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    },
+}
+
+IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # uint8 data, 3 or 1 dimensions
+
+
+def parse_idx(data, name):
+    """Return the array held by the IDX bytes `data`; `name` is used in errors."""
+    if len(data) < 8:
+        raise PipelineError(f"{name}: not an IDX file ({len(data)} bytes, header needs 8)")
+    magic = struct.unpack(">I", data[:4])[0]
+    if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+        raise PipelineError(f"{name}: bad IDX magic number 0x{magic:08x} "
+                            f"(expected 0x{IMAGES_MAGIC:08x} for images or 0x{LABELS_MAGIC:08x} for labels)")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise PipelineError(f"{name}: truncated IDX header ({len(data)} bytes, needs {header})")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        raise PipelineError(f"{name}: IDX header says shape {shape} ({expected} bytes) "
+                            f"but the file has {len(data)} bytes")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def decompress(raw, name):
+    """Gunzip `raw` if it is gzip; a broken gzip stream is an error naming `name`."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise PipelineError(f"{name}: not a valid gzip file ({error})") from None
+
+
+def verify(data, dataset, file, source):
+    """Check the sha256 and the IDX header of decompressed `data` for `file`."""
+    digest = hashlib.sha256(data).hexdigest()
+    expected = DATASETS[dataset]["sha256"][file]
+    if digest != expected:
+        parse_idx(data, source)  # a broken header gives the more useful message
+        raise PipelineError(f"{source}: sha256 of the decompressed bytes is {digest}, "
+                            f"expected {expected} for {dataset} {file}")
+    parse_idx(data, source)
+
+
+def _read_local(directory, file):
+    """Bytes of `file` or `file.gz` in `directory`, and the path used; None if absent."""
+    for candidate in (file, file + ".gz"):
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                return handle.read(), path
+    return None
+
+
+def _download(url, timeout):
+    """Bytes at `url`, with a progress bar on stderr."""
+    from tqdm import tqdm  # imported here: only downloads need it
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        chunks = []
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
+                  file=sys.stderr, disable=None) as bar:
+            while chunk := response.read(1 << 16):
+                chunks.append(chunk)
+                bar.update(len(chunk))
+    return b"".join(chunks)
+
+
+def find_local_source(dataset, environ, debian_dir):
+    """The first local folder that holds all four files, or None."""
+    candidates = [environ.get(DATASETS[dataset]["env"]), debian_dir]
+    for directory in candidates:
+        if directory and all(_read_local(directory, file) for file in FILES):
+            return directory
+    return None
+
+
+def fetch(dataset, destination, environ=None, debian_dir="default", mirrors=None, timeout=60):
+    """Put the four verified, decompressed IDX files of `dataset` into `destination`.
+
+    Sources, in order: the folder named by the dataset's environment variable, the
+    Debian folder, then `mirrors` over HTTPS. Files are assembled in a temporary
+    folder and renamed into place only when all four have passed their checks.
+    """
+    spec = DATASETS[dataset]
+    environ = os.environ if environ is None else environ
+    debian_dir = spec["debian_dir"] if debian_dir == "default" else debian_dir
+    mirrors = spec["mirrors"] if mirrors is None else mirrors
+
+    env_dir = environ.get(spec["env"])
+    if env_dir and not os.path.isdir(env_dir):
+        raise PipelineError(f"{spec['env']}={env_dir}: not a directory")
+    local = find_local_source(dataset, environ, debian_dir)
+
+    if os.path.isdir(destination):
+        shutil.rmtree(destination)
+    with atomic_path(destination) as temporary:
+        os.makedirs(temporary)
+        for file in FILES:
+            if local:
+                raw, source = _read_local(local, file)
+            else:
+                raw, source = _download_any(dataset, file, mirrors, timeout)
+            data = decompress(raw, source)
+            verify(data, dataset, file, source)
+            with open(os.path.join(temporary, file), "wb") as handle:
+                handle.write(data)
+            print(f"{file}: verified, from {source}")
+    return local or "download"
+
+
+def _download_any(dataset, file, mirrors, timeout):
+    errors = []
+    for mirror in mirrors:
+        url = mirror + file + ".gz"
+        try:
+            return _download(url, timeout), url
+        except OSError as error:  # URLError, HTTPError, timeouts and resets are OSErrors
+            errors.append(f"{url}: {getattr(error, 'reason', error)}")
+    spec = DATASETS[dataset]
+    ways = [f"set {spec['env']} to a folder holding the four IDX files (.gz or not)"]
+    if spec["debian_dir"]:
+        ways.append(f"install Debian's package (apt-get install dataset-fashion-mnist) "
+                    f"which fills {spec['debian_dir']}")
+    ways.append("allow HTTPS access to " + " or ".join(mirrors))
+    raise PipelineError(f"no source for {dataset}: " + "; or ".join(ways)
+                        + f" (download failed: {'; '.join(errors) or 'no mirrors'})")
+
+
+def load_raw(directory):
+    """The four arrays from a data/raw/<dataset> folder: x_train, y_train, x_test, y_test."""
+    arrays = []
+    for file in FILES:
+        path = os.path.join(directory, file)
+        with open(path, "rb") as handle:
+            arrays.append(parse_idx(handle.read(), path))
+    x_train, y_train, x_test, y_test = arrays
+    return x_train, y_train, x_test, y_test

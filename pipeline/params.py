@@ -1,0 +1,124 @@
+"""Read params.yaml and check every value before any stage does work.
+
+Each rule names what is allowed; a bad value becomes one line naming the file,
+the key, the value and that rule. Unknown keys are errors too (a misspelt key
+would otherwise be silently ignored and the default used).
+"""
+import difflib
+
+import yaml
+
+from pipeline.datasets import DATASETS
+from pipeline.errors import PipelineError
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def positive_int(value):
+    return _is_int(value) and value >= 1
+
+
+def non_negative_int(value):
+    return _is_int(value) and value >= 0
+
+
+def fraction(value):
+    return _is_number(value) and 0 < value < 1
+
+
+def positive_number(value):
+    return _is_number(value) and value > 0
+
+
+def member_list(value):
+    return (isinstance(value, list) and len(value) > 0
+            and all(non_negative_int(member) for member in value)
+            and len(set(value)) == len(value))
+
+
+def architecture(value):
+    """A non-empty list of one-key mappings {LayerType: {argument: value}}."""
+    return (isinstance(value, list) and len(value) > 0
+            and all(isinstance(layer, dict) and len(layer) == 1
+                    and isinstance(next(iter(layer)), str)
+                    and isinstance(next(iter(layer.values())), (dict, type(None)))
+                    for layer in value))
+
+
+# key -> (check, what is allowed). Nested dicts are sections.
+SCHEMA = {
+    "dataset": (lambda v: v in DATASETS, "one of " + ", ".join(sorted(DATASETS))),
+    "limit": (lambda v: v is None or positive_int(v), "null (all images) or an integer >= 1"),
+    "seed": (non_negative_int, "an integer >= 0"),
+    "members": (member_list, "a non-empty list of distinct integers >= 0, e.g. [0, 1, 2]"),
+    "epochs": (positive_int, "an integer >= 1"),
+    "batch_size": (positive_int, "an integer >= 1"),
+    "arch": (lambda v: isinstance(v, str) and v != "", "the name of an entry under architectures"),
+    "train": {
+        "optimizer": (lambda v: v in ("nadam", "adam", "sgd", "adadelta"),
+                      "one of nadam, adam, sgd, adadelta"),
+        "learning_rate": (positive_number, "a number > 0"),
+        "validation_fraction": (fraction, "a number between 0 and 1, exclusive"),
+        "patience": (positive_int, "an integer >= 1"),
+    },
+    "architectures": (lambda v: isinstance(v, dict) and len(v) > 0
+                      and all(architecture(layers) for layers in v.values()),
+                      "a mapping of names to non-empty lists of {LayerType: {argument: value}}"),
+    "report": {
+        "dpi": (lambda v: positive_int(v) and v <= 600, "an integer from 1 to 600"),
+    },
+}
+
+
+def _fail(path, key, message):
+    raise PipelineError(f"{path}: {key}: {message}")
+
+
+def _check_section(values, schema, path, prefix=""):
+    if not isinstance(values, dict):
+        _fail(path, prefix.rstrip(".") or "(top level)",
+              f"{values!r} is not a mapping; allowed keys: {', '.join(schema)}")
+    for key in values:
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), list(schema), n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            _fail(path, f"{prefix}{key}", f"unknown key{hint}; allowed keys here: {', '.join(schema)}")
+    for key, rule in schema.items():
+        name = f"{prefix}{key}"
+        if key not in values:
+            _fail(path, name, "missing; it is required")
+        if isinstance(rule, dict):
+            _check_section(values[key], rule, path, name + ".")
+            continue
+        check, allowed = rule
+        if not check(values[key]):
+            _fail(path, name, f"{values[key]!r} is not allowed; allowed: {allowed}")
+
+
+def validate(params, path="params.yaml"):
+    """Raise PipelineError naming the first bad key of `params`; return `params`."""
+    _check_section(params, SCHEMA, path)
+    if params["arch"] not in params["architectures"]:
+        _fail(path, "arch", f"{params['arch']!r} is not allowed; allowed: one of "
+                            + ", ".join(params["architectures"]))
+    return params
+
+
+def load_params(path="params.yaml"):
+    """The validated contents of `path`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            params = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: file not found") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise PipelineError(f"{path}: not valid YAML{line}: {getattr(error, 'problem', error)}") from None
+    return validate(params, path)

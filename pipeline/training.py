@@ -1,0 +1,96 @@
+"""Train one ensemble member: its own split, its own seed, its best epoch kept."""
+import csv
+import os
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from pipeline.model import build_model, compile_model
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def member_seed(seed, member):
+    """A 32-bit seed for member `member` of a run seeded with `seed`.
+
+    SeedSequence mixes both numbers, so members 1 and 2 of seed 0 do not share
+    streams with members 0 and 1 of seed 1, as `seed + member` would.
+    """
+    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0])
+
+
+def member_split(num_examples, seed, member, validation_fraction):
+    """Indices (train, validation) of the member's own random split."""
+    order = np.random.default_rng(member_seed(seed, member)).permutation(num_examples)
+    num_validation = int(round(num_examples * validation_fraction))
+    if num_validation < 1 or num_validation >= num_examples:
+        raise ValueError(f"validation_fraction {validation_fraction} of {num_examples} examples "
+                         "leaves an empty train or validation part")
+    return np.sort(order[num_validation:]), np.sort(order[:num_validation])
+
+
+def make_deterministic(seed):
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+class KeepBestWeights(keras.callbacks.Callback):
+    """Keep the weights of the epoch with the highest val_accuracy, restore them at the end.
+
+    The notebook's ModelCheckpoint(monitor='val_acc', save_best_only=True): a later
+    epoch replaces the best only when strictly better. Kept in memory, not on disk.
+    """
+
+    def __init__(self, monitor="val_accuracy"):
+        super().__init__()
+        self.monitor = monitor
+        self.best_value, self.best_epoch, self.best_weights = -np.inf, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = logs[self.monitor]
+        if value > self.best_value:
+            self.best_value, self.best_epoch = value, epoch + 1  # epochs counted from 1
+            self.best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class LogToDvclive(keras.callbacks.Callback):
+    """Log Keras' own metric names (loss, val_loss, ...) per epoch to a dvclive Live."""
+
+    def __init__(self, live):
+        super().__init__()
+        self.live = live
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key in HISTORY_KEYS:
+            self.live.log_metric(key, float(logs[key]))
+        self.live.next_step()
+
+
+def train_member(x, y, num_classes, *, member, seed, architecture, arch, epochs, batch_size,
+                 optimizer, learning_rate, validation_fraction, patience, callbacks=(), verbose=2):
+    """Train member `member`; return (model with its best weights, history dict, best epoch)."""
+    make_deterministic(member_seed(seed, member))
+    train_index, validation_index = member_split(len(x), seed, member, validation_fraction)
+    model = compile_model(build_model(architecture, x.shape[1:], num_classes, name=arch),
+                          optimizer, learning_rate)
+    keep_best = KeepBestWeights()
+    early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min")
+    history = model.fit(x[train_index], y[train_index], batch_size=batch_size, epochs=epochs,
+                        validation_data=(x[validation_index], y[validation_index]),
+                        callbacks=[keep_best, early_stopping, *callbacks], verbose=verbose)
+    return model, history.history, keep_best.best_epoch
+
+
+def read_history(log_dir):
+    """The per-epoch history a LogToDvclive wrote to `log_dir`: {key: [value per epoch]}."""
+    history = {}
+    for key in HISTORY_KEYS:
+        with open(os.path.join(log_dir, "plots", "metrics", f"{key}.tsv"), encoding="utf-8") as handle:
+            history[key] = [float(row[key]) for row in csv.DictReader(handle, delimiter="\t")]
+    return history

@@ -1,0 +1,66 @@
+"""Stage ensemble: average the members' softmax outputs; its accuracy, loss and gain.
+
+Writes reports/metrics.json (the run's headline metrics) and
+reports/test_predictions.csv (actual and predicted class of every test image, with
+the ensemble's probability of each class).
+"""
+import os
+
+import numpy as np
+import pandas as pd
+
+from pipeline import prepared
+from pipeline.errors import run_main
+from pipeline.files import atomic_path, write_json
+from pipeline.metrics import accuracy, average_probabilities, log_loss
+
+
+def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test):
+    """The metrics.json content from member probabilities shaped (members, images, classes)."""
+    member_test_accuracy = [accuracy(p, y_test) for p in test_probabilities]
+    ensemble_train = average_probabilities(train_probabilities)
+    ensemble_test = average_probabilities(test_probabilities)
+    test_accuracy = accuracy(ensemble_test, y_test)
+    mean_member, best_member = float(np.mean(member_test_accuracy)), float(np.max(member_test_accuracy))
+    metrics = {
+        "ensemble": {
+            "members": len(test_probabilities),
+            "train_accuracy": accuracy(ensemble_train, y_train),
+            "train_loss": log_loss(ensemble_train, y_train),
+            "test_accuracy": test_accuracy,
+            "test_loss": log_loss(ensemble_test, y_test),
+            "gain_over_mean_member": test_accuracy - mean_member,
+            "gain_over_best_member": test_accuracy - best_member,
+        },
+        "members": {
+            "mean_test_accuracy": mean_member,
+            "best_test_accuracy": best_member,
+            "mean_test_loss": float(np.mean([log_loss(p, y_test) for p in test_probabilities])),
+        },
+    }
+    return metrics, ensemble_test
+
+
+def main(argv=None):
+    data = prepared.load(os.path.join("data", "prepared"), names=("y_train", "y_test"))
+    with np.load(os.path.join("data", "predictions", "members.npz")) as predictions:
+        metrics, ensemble_test = ensemble_metrics(predictions["train"], predictions["test"],
+                                                  data["y_train"], data["y_test"])
+    rounded = {group: {key: round(value, 6) for key, value in values.items()} for group, values in metrics.items()}
+    write_json(os.path.join("reports", "metrics.json"), rounded)
+
+    class_names = data["meta"]["class_names"]
+    predicted = np.argmax(ensemble_test, axis=1)
+    table = pd.DataFrame(ensemble_test, columns=[f"p_{name}" for name in class_names])
+    table.insert(0, "predicted", [class_names[i] for i in predicted])
+    table.insert(0, "actual", [class_names[i] for i in data["y_test"]])
+    with atomic_path(os.path.join("reports", "test_predictions.csv")) as temporary:
+        table.to_csv(temporary, index_label="index", float_format="%.6f")
+    ensemble = metrics["ensemble"]
+    print(f"ensemble of {ensemble['members']}: test accuracy {ensemble['test_accuracy']:.4f} "
+          f"(mean member {metrics['members']['mean_test_accuracy']:.4f}, "
+          f"best member {metrics['members']['best_test_accuracy']:.4f}), test loss {ensemble['test_loss']:.4f}")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,77 @@
+"""Stage evaluate: every member's best epoch and its train/validation/test loss and accuracy.
+
+Train and validation figures are the member's own, logged at its best epoch (as in
+the notebook's summary table, so the train figures were measured with dropout on);
+test figures come from the restored best weights on the test set. The members'
+softmax outputs on the full training and test sets are saved for the ensemble stage.
+"""
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+
+from pipeline import prepared
+from pipeline.errors import PipelineError, run_main
+from pipeline.files import atomic_path, read_json, write_json
+from pipeline.metrics import accuracy, log_loss
+from pipeline.params import load_params
+from pipeline.training import HISTORY_KEYS, read_history
+
+COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"]
+PREDICT_BATCH_SIZE = 1024  # inference only: larger batches are faster and use little memory
+
+
+def evaluate_member(member, data):
+    """(row of the summary table, per-epoch curve rows, train probabilities, test probabilities)."""
+    model_path = os.path.join("models", f"member_{member}.keras")
+    log_dir = os.path.join("models", f"member_{member}")
+    if not os.path.exists(model_path):
+        raise PipelineError(f"{model_path}: missing; run `dvc repro train@{member}`")
+    model = keras.models.load_model(model_path)
+    history = read_history(log_dir)
+    best_epoch = int(read_json(os.path.join(log_dir, "metrics.json"))["best_epoch"])
+    train_probabilities = model.predict(data["x_train"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    test_probabilities = model.predict(data["x_test"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    at_best = {key: history[key][best_epoch - 1] for key in HISTORY_KEYS}
+    row = {"member": member, "best_epoch": best_epoch,
+           "train_loss": at_best["loss"], "val_loss": at_best["val_loss"],
+           "test_loss": log_loss(test_probabilities, data["y_test"]),
+           "train_accuracy": at_best["accuracy"], "val_accuracy": at_best["val_accuracy"],
+           "test_accuracy": accuracy(test_probabilities, data["y_test"])}
+    curves = [{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] for key in HISTORY_KEYS}}
+              for epoch in range(len(history["loss"]))]
+    return row, curves, train_probabilities, test_probabilities
+
+
+def main(argv=None):
+    params = load_params()
+    data = prepared.load(os.path.join("data", "prepared"))
+    rows, curves, train_probabilities, test_probabilities = [], [], [], []
+    for member in params["members"]:
+        row, member_curves, train_p, test_p = evaluate_member(member, data)
+        rows.append(row)
+        curves.extend(member_curves)
+        train_probabilities.append(train_p)
+        test_probabilities.append(test_p)
+        print(f"evaluate: member {member}: test accuracy {row['test_accuracy']:.4f}, best epoch {row['best_epoch']}")
+
+    table = pd.DataFrame(rows).set_index("member")[COLUMNS]
+    table.index = [f"member_{member}" for member in table.index]
+    table.loc["average"] = table.mean()
+    with atomic_path(os.path.join("reports", "members.csv")) as temporary:
+        table.to_csv(temporary, index_label="member", float_format="%.5f")
+    write_json(os.path.join("reports", "members.json"),
+               {name: {key: round(float(value), 6) for key, value in values.items()}
+                for name, values in table.to_dict(orient="index").items()})
+    with atomic_path(os.path.join("reports", "training_curves.csv")) as temporary:
+        pd.DataFrame(curves).to_csv(temporary, index=False, float_format="%.6f")
+    with atomic_path(os.path.join("data", "predictions", "members.npz")) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, members=np.array(params["members"]),
+                     train=np.stack(train_probabilities), test=np.stack(test_probabilities))
+    print(table.to_string(float_format=lambda value: f"{value:.4f}"))
+
+
+if __name__ == "__main__":
+    run_main(main)

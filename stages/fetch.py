@@ -1,0 +1,17 @@
+"""Stage fetch: the four verified IDX files of `dataset` into data/raw/<dataset>/."""
+import os
+
+from pipeline.datasets import fetch
+from pipeline.errors import run_main
+from pipeline.params import load_params
+
+
+def main(argv=None):
+    params = load_params()
+    dataset = params["dataset"]
+    source = fetch(dataset, os.path.join("data", "raw", dataset))
+    print(f"fetch: {dataset} from {source} -> data/raw/{dataset}/")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,49 @@
+"""Stage train@<member>: one ensemble member -> models/member_<i>.keras and its history.
+
+The history goes through dvclive into models/member_<i>/ (one .tsv per metric, and
+metrics.json with the best epoch); evaluate turns these into tables and plots.
+"""
+import argparse
+import os
+import sys
+
+from dvclive import Live
+
+from pipeline import prepared
+from pipeline.errors import run_main
+from pipeline.files import atomic_path
+from pipeline.params import load_params
+from pipeline.training import LogToDvclive, train_member
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--member", type=int, required=True, help="which member of `members` to train")
+    member = parser.parse_args(argv).member
+    params = load_params()
+    if member not in params["members"]:
+        parser.error(f"--member {member} is not in params.yaml members {params['members']}")
+    data = prepared.load(os.path.join("data", "prepared"), names=("x_train", "y_train"))
+    num_classes = len(data["meta"]["class_names"])
+    train = params["train"]
+    # Progress bars when a person watches, one line per epoch in logs.
+    verbose = 1 if sys.stdout.isatty() else 2
+
+    model_path = os.path.join("models", f"member_{member}.keras")
+    with atomic_path(os.path.join("models", f"member_{member}")) as log_dir, atomic_path(model_path) as temporary_model:
+        with Live(dir=log_dir, dvcyaml=False, save_dvc_exp=False, report=None) as live:
+            model, history, best_epoch = train_member(
+                data["x_train"], data["y_train"], num_classes, member=member, seed=params["seed"],
+                architecture=params["architectures"][params["arch"]], arch=params["arch"],
+                epochs=params["epochs"], batch_size=params["batch_size"], optimizer=train["optimizer"],
+                learning_rate=train["learning_rate"], validation_fraction=train["validation_fraction"],
+                patience=train["patience"], callbacks=[LogToDvclive(live)], verbose=verbose)
+            live.log_metric("best_epoch", best_epoch, plot=False)
+            live.log_metric("epochs_run", len(history["loss"]), plot=False)
+        model.save(temporary_model)
+    print(f"train@{member}: {len(history['loss'])} epochs, best val_accuracy "
+          f"{history['val_accuracy'][best_epoch - 1]:.4f} at epoch {best_epoch} -> {model_path}")
+
+
+if __name__ == "__main__":
+    run_main(main)

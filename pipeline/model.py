@@ -45,13 +45,12 @@ def build_model(architecture, input_shape, num_classes, name="model"):
     if num_classes < 2:
         raise PipelineError(f"the data has {num_classes} class(es); a classifier needs at least 2")
     layers = [make_layer(spec, f"architectures.{name}[{index}]") for index, spec in enumerate(architecture)]
-    model = keras.Sequential([keras.Input(shape=input_shape), *layers,
-                              keras.layers.Dense(num_classes, activation="softmax")], name=name)
-    try:
-        model.build((None, *input_shape))
+    try:  # Sequential builds every layer here, on the input shape
+        return keras.Sequential([keras.Input(shape=input_shape), *layers,
+                                 keras.layers.Dense(num_classes, activation="softmax")], name=name)
     except ValueError as error:
-        raise PipelineError(f"architectures.{name}: does not fit input {input_shape}: {error}") from None
-    return model
+        reason = str(error).splitlines()[0]
+        raise PipelineError(f"architectures.{name}: does not fit input {input_shape}: {reason}") from None
 
 
 def compile_model(model, optimizer, learning_rate):

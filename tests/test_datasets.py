@@ -1,0 +1,112 @@
+import gzip
+import http.server
+import os
+import shutil
+import struct
+import threading
+
+import numpy as np
+import pytest
+
+from pipeline.datasets import FILES, decompress, fetch, load_raw, parse_idx
+from pipeline.errors import PipelineError
+
+
+def idx_bytes(array):
+    """IDX encoding of a uint8 array, as in the MNIST files."""
+    magic = 0x00000800 | array.ndim
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes()
+
+
+def test_parse_idx_round_trip():
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    np.testing.assert_array_equal(parse_idx(idx_bytes(images), "x"), images)
+    labels = np.array([3, 1, 4], dtype=np.uint8)
+    np.testing.assert_array_equal(parse_idx(idx_bytes(labels), "y"), labels)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\x00\x00", "not an IDX file"),
+    (struct.pack(">I", 0x00000D03) + b"\x00" * 12, "bad IDX magic number 0x00000d03"),
+    (struct.pack(">II", 0x00000803, 2), "truncated IDX header"),
+    (struct.pack(">IIII", 0x00000803, 2, 2, 2) + b"\x00" * 3, "(24 bytes) but the file has 19 bytes"),
+    (idx_bytes(np.zeros(2, np.uint8)) + b"\x00", "header says shape (2,)"),
+])
+def test_parse_idx_rejects_corrupt_input(data, message):
+    with pytest.raises(PipelineError, match=r"^bad-file: .*") as error:
+        parse_idx(data, "bad-file")
+    assert message in str(error.value)
+
+
+def test_decompress_passes_plain_bytes_and_rejects_broken_gzip():
+    assert decompress(b"plain", "f") == b"plain"
+    assert decompress(gzip.compress(b"abc"), "f") == b"abc"
+    with pytest.raises(PipelineError, match="f.gz: not a valid gzip file"):
+        decompress(gzip.compress(b"abc" * 1000)[:-20], "f.gz")
+
+
+def test_fetch_from_environment_folder(mnist_dir, tmp_path):
+    destination = tmp_path / "raw" / "mnist"
+    source = fetch("mnist", str(destination), environ={"MNIST_DIR": str(mnist_dir)}, mirrors=())
+    assert source == str(mnist_dir)
+    assert sorted(os.listdir(destination)) == sorted(FILES)
+    x_train, y_train, x_test, y_test = load_raw(str(destination))
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def corrupt_copy(mnist_dir, tmp_path, file, transform):
+    broken = tmp_path / "broken"
+    shutil.copytree(mnist_dir, broken)
+    path = broken / f"{file}.gz"
+    os.chmod(path, 0o644)
+    path.write_bytes(transform(path.read_bytes()))
+    return broken
+
+
+@pytest.mark.parametrize("transform, message", [
+    (lambda raw: raw[: len(raw) // 2], "not a valid gzip file"),                   # truncated .gz
+    (lambda raw: gzip.compress(gzip.decompress(raw)[:-1]), "header says shape"),  # one byte short
+    (lambda raw: gzip.compress(gzip.decompress(raw)[:-1] + b"\x01"), "sha256 of the decompressed bytes"),
+    (lambda raw: b"not gzip at all", "bad IDX magic number"),
+])
+def test_fetch_rejects_corrupt_file_and_leaves_nothing(mnist_dir, tmp_path, transform, message):
+    broken = corrupt_copy(mnist_dir, tmp_path, "t10k-labels-idx1-ubyte", transform)
+    destination = tmp_path / "raw" / "mnist"
+    with pytest.raises(PipelineError) as error:
+        fetch("mnist", str(destination), environ={"MNIST_DIR": str(broken)}, mirrors=())
+    assert "t10k-labels-idx1-ubyte" in str(error.value) and message in str(error.value)
+    assert "\n" not in str(error.value)
+    assert os.listdir(tmp_path / "raw") == []  # no partial folder, no temporary left
+
+
+def test_fetch_without_any_source_lists_the_three_ways(tmp_path):
+    # Port 9 (discard) on loopback: nothing listens, so the download is refused at once.
+    with pytest.raises(PipelineError) as error:
+        fetch("fashion_mnist", str(tmp_path / "out"), environ={}, debian_dir=str(tmp_path / "none"),
+              mirrors=("http://127.0.0.1:9/",), timeout=5)
+    message = str(error.value)
+    assert message.startswith("no source for fashion_mnist: set FASHION_MNIST_DIR")
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "allow HTTPS access to http://127.0.0.1:9/" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_fetch_environment_variable_must_name_a_folder(tmp_path):
+    with pytest.raises(PipelineError, match=r"MNIST_DIR=.*nowhere: not a directory"):
+        fetch("mnist", str(tmp_path / "out"), environ={"MNIST_DIR": str(tmp_path / "nowhere")}, mirrors=())
+
+
+def test_fetch_downloads_from_a_mirror(mnist_dir, tmp_path):
+    """The real download code, against a mirror served on loopback from the real files."""
+    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(mnist_dir))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}/"
+        source = fetch("mnist", str(tmp_path / "out"), environ={}, debian_dir=None,
+                       mirrors=("http://127.0.0.1:9/", mirror), timeout=10)
+    finally:
+        server.shutdown()
+    assert source == "download"
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(FILES)

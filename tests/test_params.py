@@ -1,0 +1,75 @@
+import copy
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from pipeline.errors import PipelineError
+from pipeline.params import load_params, validate
+
+
+@pytest.fixture
+def params():
+    return load_params(str(ROOT / "params.yaml"))
+
+
+def test_shipped_params_are_valid(params):
+    assert params["dataset"] == "fashion_mnist" and params["members"] == list(range(10))
+    assert params["epochs"] == 25 and params["batch_size"] == 128
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"epochs": 0}, "params.yaml: epochs: 0 is not allowed; allowed: an integer >= 1"),
+    ({"epochs": "ten"}, "params.yaml: epochs: 'ten' is not allowed; allowed: an integer >= 1"),
+    ({"epochs": True}, "params.yaml: epochs: True is not allowed"),
+    ({"batch_size": -5}, "params.yaml: batch_size: -5 is not allowed; allowed: an integer >= 1"),
+    ({"members": []}, "params.yaml: members: [] is not allowed; allowed: a non-empty list"),
+    ({"members": [0, 0]}, "params.yaml: members: [0, 0] is not allowed"),
+    ({"dataset": "cifar10"}, "params.yaml: dataset: 'cifar10' is not allowed; allowed: one of fashion_mnist, mnist"),
+    ({"limit": 0}, "params.yaml: limit: 0 is not allowed; allowed: null (all images) or an integer >= 1"),
+    ({"arch": "vgg"}, "params.yaml: arch: 'vgg' is not allowed; allowed: one of ensemble_cnn"),
+    ({"epoch": 3}, "params.yaml: epoch: unknown key (did you mean 'epochs'?)"),
+    ({"train": {"optimizer": "rmsprop"}}, "params.yaml: train.optimizer: 'rmsprop' is not allowed; allowed: one of nadam"),
+    ({"train": {"patiense": 3}}, "params.yaml: train.patiense: unknown key (did you mean 'train.patience'?)"),
+    ({"train": {"validation_fraction": 1.0}}, "params.yaml: train.validation_fraction: 1.0 is not allowed"),
+    ({"report": {"dpi": 0}}, "params.yaml: report.dpi: 0 is not allowed"),
+])
+def test_bad_values_name_key_value_and_what_is_allowed(params, change, message):
+    bad = copy.deepcopy(params)
+    for key, value in change.items():
+        if isinstance(value, dict):
+            bad[key].update(value)
+        else:
+            bad[key] = value
+    with pytest.raises(PipelineError) as error:
+        validate(bad)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_key_is_named(params):
+    del params["seed"]
+    with pytest.raises(PipelineError, match="params.yaml: seed: missing; it is required"):
+        validate(params)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("epochs: [1, 2\n")
+    with pytest.raises(PipelineError, match=r"params.yaml: not valid YAML at line 2"):
+        load_params(str(path))
+    with pytest.raises(PipelineError, match=r"nope.yaml: file not found"):
+        load_params(str(tmp_path / "nope.yaml"))
+
+
+def test_stage_with_bad_params_exits_non_zero_with_one_line_and_writes_nothing(tmp_path, params):
+    params["batch_size"] = 0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run([sys.executable, "-m", "stages.fetch"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1
+    assert result.stderr == ("error: params.yaml: batch_size: 0 is not allowed; allowed: an integer >= 1\n")
+    assert sorted(os.listdir(tmp_path)) == ["params.yaml"]

@@ -1,0 +1,128 @@
+"""End to end: the real `dvc` CLI in a temporary git repository, on a slice of real data."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT
+
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "pipeline", "stages", ".dvc/config", ".dvc/.gitignore",
+                 ".dvc/plots", ".dvcignore", ".gitignore"]
+
+
+def run(repo, *command, check=True):
+    """Run a command in `repo` with this interpreter's environment first on PATH; return its output."""
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+           "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{output[-4000:]}")
+    return output
+
+
+def dvc(repo, *arguments, check=True):
+    return run(repo, sys.executable, "-m", "dvc", *arguments, check=check)
+
+
+def ran(output):
+    """Names of the stages that `dvc repro` / `dvc exp run` actually ran."""
+    return sorted(line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '"))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git + DVC repo holding the project, set to 600 images, 2 members, 1 epoch, and reproduced once."""
+    repo = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source, target = ROOT / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params.update(limit=600, members=[0, 1], epochs=1)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(repo, "git", "init", "-q")
+    run(repo, "git", "config", "user.email", "test@example.com")
+    run(repo, "git", "config", "user.name", "test")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "project")
+    output = dvc(repo, "repro")
+    assert ran(output) == ["ensemble", "evaluate", "fetch", "prepare", "report", "train@0", "train@1"]
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "first run")
+    return repo
+
+
+def test_first_run_writes_reports_and_metrics(repo):
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    for key in ("test_accuracy", "test_loss", "train_accuracy", "gain_over_mean_member", "gain_over_best_member"):
+        assert key in metrics["ensemble"]
+    assert 0.1 < metrics["ensemble"]["test_accuracy"] <= 1.0  # 1 epoch on 480 images: above chance
+    assert metrics["members"]["best_test_accuracy"] >= metrics["members"]["mean_test_accuracy"]
+    members = pd.read_csv(repo / "reports" / "members.csv", index_col="member")
+    assert list(members.index) == ["member_0", "member_1", "average"]
+    assert members.loc["average", "test_accuracy"] == pytest.approx(members["test_accuracy"][:2].mean(), abs=1e-5)
+    assert members.loc["average", "test_accuracy"] == pytest.approx(metrics["members"]["mean_test_accuracy"], abs=1e-5)
+    predictions = pd.read_csv(repo / "reports" / "test_predictions.csv")
+    assert len(predictions) == 600 and "T-shirt/top" in set(predictions["actual"])
+    assert (predictions["actual"] == predictions["predicted"]).mean() == pytest.approx(
+        metrics["ensemble"]["test_accuracy"], abs=1e-6)
+    curves = pd.read_csv(repo / "reports" / "training_curves.csv")
+    assert sorted(curves["member"]) == [0, 1] and list(curves["epoch"]) == [1, 1]
+    report = (repo / "reports" / "report.md").read_text()
+    assert "ensemble of 2 CNNs" in report and "| member_1 |" in report and "figures/confusion_matrix.png" in report
+    assert (repo / "reports" / "figures" / "confusion_matrix.png").stat().st_size > 10_000
+    assert (repo / "models" / "member_1.keras").exists()
+    assert (repo / "models" / "member_1" / "plots" / "metrics" / "val_accuracy.tsv").exists()
+
+
+def test_second_repro_skips_every_stage(repo):
+    output = dvc(repo, "repro")
+    assert ran(output) == [] and "Data and pipelines are up to date." in output
+
+
+def test_metrics_and_plots_commands_work(repo):
+    shown = json.loads(dvc(repo, "metrics", "show", "--json"))
+    assert "ensemble" in json.dumps(shown)
+    output = dvc(repo, "plots", "show", "-o", "plots_page")
+    page = (repo / "plots_page" / "index.html").read_text()
+    for title in ("Validation accuracy per member", "Ensemble confusion matrix (test set)"):
+        assert title in page, output
+
+
+def test_rerunning_a_member_reproduces_its_metrics(repo):
+    before = json.loads((repo / "reports" / "members.json").read_text())
+    assert ran(dvc(repo, "repro", "--force", "--single-item", "train@0")) == ["train@0"]
+    dvc(repo, "repro")
+    after = json.loads((repo / "reports" / "members.json").read_text())
+    assert after == before
+    run(repo, "git", "checkout", "dvc.lock")  # .keras files record their save time; keep the lock clean
+
+
+def test_exp_run_changes_only_what_its_params_reach(repo):
+    output = dvc(repo, "exp", "run", "-S", "epochs=2")
+    assert ran(output) == ["ensemble", "evaluate", "report", "train@0", "train@1"]
+    diff = json.loads(dvc(repo, "metrics", "diff", "--json"))
+    changed = diff["reports/metrics.json"]["ensemble.test_loss"]
+    assert changed["old"] != changed["new"]
+    assert json.loads((repo / "reports" / "members.json").read_text())["member_0"]["best_epoch"] in (1, 2)
+
+    output = dvc(repo, "exp", "run", "-S", "members=[0,1,2]")
+    assert ran(output) == ["ensemble", "evaluate", "report", "train@2"]  # members 0 and 1 untouched
+    assert "ensemble of 3" in (repo / "reports" / "report.md").read_text()
+
+    output = dvc(repo, "exp", "run", "-S", "report.dpi=50")
+    assert ran(output) == ["report"]
+    header = dvc(repo, "exp", "show", "--csv").splitlines()[0].split(",")
+    assert {"epochs", "members", "report.dpi", "ensemble.test_accuracy"} <= set(header)
+
+
+def test_bad_param_stops_dvc_before_any_work(repo):
+    output = dvc(repo, "exp", "run", "-S", "batch_size=0", check=False)
+    assert "error: params.yaml: batch_size: 0 is not allowed; allowed: an integer >= 1" in output
+    assert ran(output)[:1] == ["train@0"] and "ERROR" in output

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from pipeline.training import KeepBestWeights, member_split, train_member
+
+TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
+
+
+def test_member_split_is_a_partition_of_the_requested_sizes():
+    train, validation = member_split(1000, seed=0, member=3, validation_fraction=0.2)
+    assert len(train) == 800 and len(validation) == 200
+    assert np.intersect1d(train, validation).size == 0
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, validation])), np.arange(1000))
+
+
+def test_member_split_depends_on_member_and_seed_only():
+    first = member_split(1000, 0, 1, 0.2)[1]
+    np.testing.assert_array_equal(first, member_split(1000, 0, 1, 0.2)[1])
+    assert not np.array_equal(first, member_split(1000, 0, 2, 0.2)[1])
+    assert not np.array_equal(first, member_split(1000, 1, 1, 0.2)[1])
+
+
+def test_member_split_refuses_an_empty_part():
+    with pytest.raises(ValueError, match="leaves an empty train or validation part"):
+        member_split(3, 0, 0, 0.1)
+
+
+def tiny_data(count=240, seed=0):
+    """Images whose class is which quarter of the image is bright: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, count)
+    images = rng.uniform(0, 0.2, (count, 28, 28, 1)).astype(np.float32)
+    for index, label in enumerate(labels):
+        row, column = divmod(int(label), 2)
+        images[index, row * 14:(row + 1) * 14, column * 14:(column + 1) * 14] += 0.8
+    return images, labels
+
+
+def train_tiny(**overrides):
+    x, y = tiny_data()
+    arguments = dict(member=0, seed=0, architecture=TINY, arch="tiny", epochs=3, batch_size=32,
+                     optimizer="nadam", learning_rate=0.002, validation_fraction=0.25, patience=10, verbose=0)
+    arguments.update(overrides)
+    return train_member(x, y, 4, **arguments)
+
+
+def test_same_seed_gives_identical_weights_and_history():
+    model_a, history_a, best_a = train_tiny()
+    model_b, history_b, best_b = train_tiny()
+    assert history_a == history_b and best_a == best_b
+    for weights_a, weights_b in zip(model_a.get_weights(), model_b.get_weights()):
+        np.testing.assert_array_equal(weights_a, weights_b)
+    _, history_c, _ = train_tiny(member=1)
+    assert history_c != history_a
+
+
+def test_keep_best_weights_restores_the_best_validation_accuracy_epoch():
+    model, history, best_epoch = train_tiny(epochs=4)
+    assert best_epoch == 1 + int(np.argmax(history["val_accuracy"]))  # first of equal maxima
+    x, y = tiny_data()
+    _, validation = member_split(len(x), 0, 0, 0.25)
+    _, restored_accuracy = model.evaluate(x[validation], y[validation], verbose=0)
+    assert restored_accuracy == pytest.approx(history["val_accuracy"][best_epoch - 1], abs=1e-6)
+
+
+def test_keep_best_weights_only_replaces_on_strict_improvement():
+    callback = KeepBestWeights()
+
+    class FakeModel:
+        calls = 0
+
+        def get_weights(self):
+            FakeModel.calls += 1
+            return [FakeModel.calls]
+
+    callback.set_model(FakeModel())
+    for epoch, value in enumerate([0.5, 0.7, 0.7, 0.6]):
+        callback.on_epoch_end(epoch, {"val_accuracy": value})
+    assert callback.best_epoch == 2 and callback.best_weights == [2]

@@ -10,13 +10,19 @@ from pipeline.params import load_params
 from pipeline.plots import confusion_counts, save_confusion_matrix
 
 
+def cell(column, value):
+    """The notebook's precision: epochs to 0.1, losses to 5 places, accuracies to 4."""
+    if column == "best_epoch":
+        return f"{value:.1f}"
+    return f"{value:.5f}" if column.endswith("loss") else f"{value:.4f}"
+
+
 def markdown_table(frame):
     """A pipe table of `frame` with its index as the first column (no extra dependency)."""
     header = [frame.index.name or ""] + [str(column) for column in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index, row in frame.iterrows():
-        cells = [str(index)] + [f"{value:.4f}" if isinstance(value, float) else str(value) for value in row]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([str(index)] + [cell(c, v) for c, v in row.items()]) + " |")
     return "\n".join(lines)
 
 
@@ -25,7 +31,6 @@ def main(argv=None):
     meta = read_json(os.path.join("data", "prepared", "meta.json"))
     metrics = read_json(os.path.join("reports", "metrics.json"))
     members = pd.read_csv(os.path.join("reports", "members.csv"), index_col="member")
-    members["best_epoch"] = members["best_epoch"].round(1)
     predictions = pd.read_csv(os.path.join("reports", "test_predictions.csv"))
 
     class_names = meta["class_names"]

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 
 @contextlib.contextmanager
@@ -43,3 +44,12 @@ def write_json(path, data):
 def read_json(path):
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+@contextlib.contextmanager
+def record_wall_time(stage, directory=os.path.join("reports", "timings")):
+    """Time the block; on success write {stage, wall_time_s} to <directory>/<stage>.json."""
+    start = time.perf_counter()
+    yield
+    write_json(os.path.join(directory, f"{stage}.json"),
+               {"stage": stage, "wall_time_s": round(time.perf_counter() - start, 2)})

@@ -72,6 +72,8 @@ SCHEMA = {
                       "a mapping of names to non-empty lists of {LayerType: {argument: value}}"),
     "report": {
         "dpi": (lambda v: positive_int(v) and v <= 600, "an integer from 1 to 600"),
+        "samples_per_class": (lambda v: positive_int(v) and v <= 50, "an integer from 1 to 50"),
+        "misclassified": (lambda v: positive_int(v) and v <= 200, "an integer from 1 to 200"),
     },
 }
 

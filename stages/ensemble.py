@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline import prepared
 from pipeline.errors import run_main
-from pipeline.files import atomic_path, write_json
+from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.metrics import accuracy, average_probabilities, log_loss
 
 
@@ -43,7 +43,7 @@ def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test):
 
 def main(argv=None):
     data = prepared.load(os.path.join("data", "prepared"), names=("y_train", "y_test"))
-    with np.load(os.path.join("data", "predictions", "members.npz")) as predictions:
+    with record_wall_time("ensemble"), np.load(os.path.join("data", "predictions", "members.npz")) as predictions:
         metrics, ensemble_test = ensemble_metrics(predictions["train"], predictions["test"],
                                                   data["y_train"], data["y_test"])
     rounded = {group: {key: round(value, 6) for key, value in values.items()} for group, values in metrics.items()}

@@ -13,7 +13,7 @@ import pandas as pd
 
 from pipeline import prepared
 from pipeline.errors import PipelineError, run_main
-from pipeline.files import atomic_path, read_json, write_json
+from pipeline.files import atomic_path, read_json, record_wall_time, write_json
 from pipeline.metrics import accuracy, log_loss
 from pipeline.params import load_params
 from pipeline.training import HISTORY_KEYS, read_history
@@ -48,13 +48,14 @@ def main(argv=None):
     params = load_params()
     data = prepared.load(os.path.join("data", "prepared"))
     rows, curves, train_probabilities, test_probabilities = [], [], [], []
-    for member in params["members"]:
-        row, member_curves, train_p, test_p = evaluate_member(member, data)
-        rows.append(row)
-        curves.extend(member_curves)
-        train_probabilities.append(train_p)
-        test_probabilities.append(test_p)
-        print(f"evaluate: member {member}: test accuracy {row['test_accuracy']:.4f}, best epoch {row['best_epoch']}")
+    with record_wall_time("evaluate"):
+        for member in params["members"]:
+            row, member_curves, train_p, test_p = evaluate_member(member, data)
+            rows.append(row)
+            curves.extend(member_curves)
+            train_probabilities.append(train_p)
+            test_probabilities.append(test_p)
+            print(f"evaluate: member {member}: test accuracy {row['test_accuracy']:.4f}, best epoch {row['best_epoch']}")
 
     table = pd.DataFrame(rows).set_index("member")[COLUMNS]
     table.index = [f"member_{member}" for member in table.index]

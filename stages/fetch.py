@@ -3,13 +3,15 @@ import os
 
 from pipeline.datasets import fetch
 from pipeline.errors import run_main
+from pipeline.files import record_wall_time
 from pipeline.params import load_params
 
 
 def main(argv=None):
     params = load_params()
     dataset = params["dataset"]
-    source = fetch(dataset, os.path.join("data", "raw", dataset))
+    with record_wall_time("fetch"):
+        source = fetch(dataset, os.path.join("data", "raw", dataset))
     print(f"fetch: {dataset} from {source} -> data/raw/{dataset}/")
 
 

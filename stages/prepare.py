@@ -9,6 +9,7 @@ import numpy as np
 from pipeline import prepared
 from pipeline.datasets import DATASETS, load_raw
 from pipeline.errors import run_main
+from pipeline.files import record_wall_time
 from pipeline.params import load_params
 
 
@@ -27,7 +28,8 @@ def main(argv=None):
               "x_test": scale(x_test), "y_test": y_test.astype(np.int64)}
     meta = {"dataset": dataset, "class_names": DATASETS[dataset]["class_names"],
             "num_train": len(x_train), "num_test": len(x_test), "limit": limit}
-    prepared.save(os.path.join("data", "prepared"), arrays, meta)
+    with record_wall_time("prepare"):
+        prepared.save(os.path.join("data", "prepared"), arrays, meta)
     print(f"prepare: {dataset}: {len(x_train)} training and {len(x_test)} test images -> data/prepared/")
 
 

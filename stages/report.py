@@ -1,76 +1,136 @@
-"""Stage report: reports/report.md with the members' table, the ensemble's results
-and the ensemble's confusion matrix on the test set."""
+"""Stage report: every figure and table of the studies in reports/report.md and a
+self-contained reports/report.html (images embedded), plus reports/per_class.csv."""
 import os
 
+import keras
 import pandas as pd
+import yaml
+from sklearn.metrics import precision_recall_fscore_support
 
+from pipeline import plots, prepared
+from pipeline.document import to_html, to_markdown
 from pipeline.errors import run_main
-from pipeline.files import read_json, write_text
+from pipeline.files import atomic_path, read_json, write_text
 from pipeline.params import load_params
-from pipeline.plots import confusion_counts, save_confusion_matrix
+
+FIGURES = os.path.join("reports", "figures")
 
 
-def cell(column, value):
-    """The notebook's precision: epochs to 0.1, losses to 5 places, accuracies to 4."""
+def number(column, value):
+    """The notebook's precision: epochs to 0.1, losses to 5 places, the rest to 4."""
     if column == "best_epoch":
         return f"{value:.1f}"
+    if column == "support":
+        return f"{int(value):,}"
     return f"{value:.5f}" if column.endswith("loss") else f"{value:.4f}"
 
 
-def markdown_table(frame):
-    """A pipe table of `frame` with its index as the first column (no extra dependency)."""
-    header = [frame.index.name or ""] + [str(column) for column in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for index, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(index)] + [cell(c, v) for c, v in row.items()]) + " |")
-    return "\n".join(lines)
+def table(frame, index_name):
+    """A ("table", header, rows) block from a DataFrame, its index as the first column."""
+    rows = [[str(index)] + [number(column, value) for column, value in row.items()] for index, row in frame.iterrows()]
+    return ("table", [index_name, *map(str, frame.columns)], rows)
+
+
+def per_class_table(actual, predicted, class_names):
+    precision, recall, f1, support = precision_recall_fscore_support(
+        actual, predicted, labels=range(len(class_names)), zero_division=0)
+    frame = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support}, index=class_names)
+    frame.loc["macro average"] = [precision.mean(), recall.mean(), f1.mean(), support.sum()]
+    return frame
+
+
+def model_table(model):
+    rows = [(layer.name, layer.__class__.__name__, str(tuple(layer.output.shape)), layer.count_params())
+            for layer in model.layers]
+    rows.append(("total", "", "", model.count_params()))
+    return ("table", ["layer", "type", "output shape", "parameters"],
+            [[name, kind, shape, f"{count:,}"] for name, kind, shape, count in rows])
+
+
+def draw_figures(params, data, curves, predictions, probabilities, model):
+    """Write every PNG; return {key: path relative to reports/}."""
+    names, dpi, settings = data["meta"]["class_names"], params["report"]["dpi"], params["report"]
+    actual, predicted = predictions["actual_id"].to_numpy(), predictions["predicted_id"].to_numpy()
+    counts = plots.confusion_counts(actual, predicted, len(names))
+    figures = {
+        "samples": plots.sample_grid(data["x_train"], data["y_train"], names, settings["samples_per_class"]),
+        "class_means": plots.class_means(data["x_train"], data["y_train"], names),
+        "training_curves": plots.training_curves(curves),
+        "confusion_matrix": plots.matrix_figure(counts, names, "Ensemble on the test set: counts", str, "Blues"),
+        "error_matrix": plots.matrix_figure(plots.error_rates(counts), names,
+                                            "Share of each actual class predicted as another (diagonal zeroed)",
+                                            lambda value: f"{value:.2f}" if value else "", "Reds"),
+        "misclassified": plots.misclassified(data["x_test"], actual, predicted, probabilities, names,
+                                             settings["misclassified"]),
+        "weights": plots.weight_violins(model),
+    }
+    for key, figure in figures.items():
+        plots.save(figure, os.path.join(FIGURES, f"{key}.png"), dpi)
+    return {key: f"figures/{key}.png" for key in figures}
 
 
 def main(argv=None):
     params = load_params()
-    meta = read_json(os.path.join("data", "prepared", "meta.json"))
+    data = prepared.load(os.path.join("data", "prepared"))
+    names = data["meta"]["class_names"]
     metrics = read_json(os.path.join("reports", "metrics.json"))
     members = pd.read_csv(os.path.join("reports", "members.csv"), index_col="member")
+    curves = pd.read_csv(os.path.join("reports", "training_curves.csv"))
     predictions = pd.read_csv(os.path.join("reports", "test_predictions.csv"))
+    predictions["actual_id"] = predictions["actual"].map({name: i for i, name in enumerate(names)})
+    predictions["predicted_id"] = predictions["predicted"].map({name: i for i, name in enumerate(names)})
+    probabilities = predictions[[f"p_{name}" for name in names]].to_numpy()
+    first_member = params["members"][0]
+    model = keras.models.load_model(os.path.join("models", f"member_{first_member}.keras"))
+    figure = draw_figures(params, data, curves, predictions, probabilities, model)
 
-    class_names = meta["class_names"]
-    index_of = {name: i for i, name in enumerate(class_names)}
-    counts = confusion_counts(predictions["actual"].map(index_of).to_numpy(),
-                              predictions["predicted"].map(index_of).to_numpy(), len(class_names))
-    figure = os.path.join("figures", "confusion_matrix.png")
-    save_confusion_matrix(counts, class_names, os.path.join("reports", figure), params["report"]["dpi"],
-                          f"{meta['dataset']}: ensemble of {metrics['ensemble']['members']}, test set")
+    per_class = per_class_table(predictions["actual_id"], predictions["predicted_id"], names)
+    with atomic_path(os.path.join("reports", "per_class.csv")) as temporary:
+        per_class.to_csv(temporary, index_label="class", float_format="%.5f")
+    stages = ["fetch", "prepare", *(f"train_{member}" for member in params["members"]), "evaluate", "ensemble"]
+    timings = [read_json(path) for path in (os.path.join("reports", "timings", f"{stage}.json") for stage in stages)
+               if os.path.exists(path)]
+    ensemble, member_stats, meta = metrics["ensemble"], metrics["members"], data["meta"]
+    shown_params = {key: value for key, value in params.items() if key != "architectures"}
+    shown_params["architectures"] = {params["arch"]: params["architectures"][params["arch"]]}
 
-    ensemble, mean = metrics["ensemble"], metrics["members"]
-    text = f"""# {meta['dataset']}: an ensemble of {ensemble['members']} CNNs
-
-{meta['num_train']} training images (each member holds out its own validation part),
-{meta['num_test']} test images{' (limit ' + str(meta['limit']) + ')' if meta['limit'] else ''}.
-
-## Members
-
-Best epoch (highest validation accuracy) and loss and accuracy there; test figures
-use the member's best weights.
-
-{markdown_table(members)}
-
-## Ensemble (mean of the members' softmax outputs)
-
-| | accuracy | loss |
-|---|---|---|
-| train | {ensemble['train_accuracy']:.4f} | {ensemble['train_loss']:.4f} |
-| test | {ensemble['test_accuracy']:.4f} | {ensemble['test_loss']:.4f} |
-
-Test accuracy gain: {100 * ensemble['gain_over_mean_member']:+.2f} points over the average
-member ({mean['mean_test_accuracy']:.4f}), {100 * ensemble['gain_over_best_member']:+.2f} points over the best
-member ({mean['best_test_accuracy']:.4f}).
-
-## Confusion matrix (test set)
-
-![Confusion matrix]({figure})
-"""
-    write_text(os.path.join("reports", "report.md"), text)
-    print("report: reports/report.md")
+    blocks = [
+        ("heading", f"{meta['dataset']}: an ensemble of {ensemble['members']} CNNs ({params['arch']})"),
+        ("paragraph", f"{meta['num_train']} training images (each member holds out its own validation part), "
+                      f"{meta['num_test']} test images" + (f", limit {meta['limit']}." if meta["limit"] else ".")),
+        ("subheading", "Ensemble (mean of the members' softmax outputs)"),
+        ("table", ["", "accuracy", "loss"],
+         [["train", f"{ensemble['train_accuracy']:.4f}", f"{ensemble['train_loss']:.5f}"],
+          ["test", f"{ensemble['test_accuracy']:.4f}", f"{ensemble['test_loss']:.5f}"]]),
+        ("paragraph", f"Test accuracy gain: {100 * ensemble['gain_over_mean_member']:+.2f} points over the average "
+                      f"member ({member_stats['mean_test_accuracy']:.4f}), {100 * ensemble['gain_over_best_member']:+.2f}"
+                      f" points over the best member ({member_stats['best_test_accuracy']:.4f})."),
+        ("subheading", "Members"),
+        ("paragraph", "Best epoch (highest validation accuracy) and the loss and accuracy logged there (training "
+                      "figures with dropout on); test figures use the member's best weights."),
+        table(members, "member"),
+        ("subheading", "Per class (ensemble, test set)"),
+        table(per_class, "class"),
+        ("image", "Confusion matrix of the ensemble on the test set (counts)", figure["confusion_matrix"]),
+        ("image", "Which classes are confused: share of each actual class predicted as another", figure["error_matrix"]),
+        ("image", "First misclassified test images", figure["misclassified"]),
+        ("subheading", "Training"),
+        ("image", "Loss and accuracy per epoch, every member", figure["training_curves"]),
+        ("subheading", "Data"),
+        ("image", "First training images of every class", figure["samples"]),
+        ("image", "Mean training image of every class", figure["class_means"]),
+        ("subheading", f"Model: {params['arch']} (member {first_member})"),
+        model_table(model),
+        ("image", "Kernel weight distribution per layer", figure["weights"]),
+        ("subheading", "Run"),
+        ("paragraph", "Wall time of each stage's work (Python start-up and imports, a few seconds each, excluded):"),
+        ("table", ["stage", "seconds"], [[t["stage"], f"{t['wall_time_s']:.1f}"] for t in timings]),
+        ("paragraph", "Parameters (params.yaml):"),
+        ("code", yaml.safe_dump(shown_params, sort_keys=False, default_flow_style=None)),
+    ]
+    write_text(os.path.join("reports", "report.md"), to_markdown(blocks))
+    write_text(os.path.join("reports", "report.html"), to_html(blocks, blocks[0][1], "reports"))
+    print(f"report: reports/report.md, reports/report.html, {len(figure)} figures in {FIGURES}/")
 
 
 if __name__ == "__main__":

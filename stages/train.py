@@ -11,7 +11,7 @@ from dvclive import Live
 
 from pipeline import prepared
 from pipeline.errors import run_main
-from pipeline.files import atomic_path
+from pipeline.files import atomic_path, record_wall_time
 from pipeline.params import load_params
 from pipeline.training import LogToDvclive, train_member
 
@@ -30,7 +30,8 @@ def main(argv=None):
     verbose = 1 if sys.stdout.isatty() else 2
 
     model_path = os.path.join("models", f"member_{member}.keras")
-    with atomic_path(os.path.join("models", f"member_{member}")) as log_dir, atomic_path(model_path) as temporary_model:
+    with record_wall_time(f"train_{member}"), atomic_path(os.path.join("models", f"member_{member}")) as log_dir, \
+            atomic_path(model_path) as temporary_model:
         with Live(dir=log_dir, dvcyaml=False, save_dvc_exp=False, report=None) as live:
             model, history, best_epoch = train_member(
                 data["x_train"], data["y_train"], num_classes, member=member, seed=params["seed"],

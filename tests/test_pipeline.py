@@ -1,4 +1,5 @@
 """End to end: the real `dvc` CLI in a temporary git repository, on a slice of real data."""
+import html
 import json
 import os
 import shutil
@@ -74,11 +75,35 @@ def test_first_run_writes_reports_and_metrics(repo):
         metrics["ensemble"]["test_accuracy"], abs=1e-6)
     curves = pd.read_csv(repo / "reports" / "training_curves.csv")
     assert sorted(curves["member"]) == [0, 1] and list(curves["epoch"]) == [1, 1]
-    report = (repo / "reports" / "report.md").read_text()
-    assert "ensemble of 2 CNNs" in report and "| member_1 |" in report and "figures/confusion_matrix.png" in report
-    assert (repo / "reports" / "figures" / "confusion_matrix.png").stat().st_size > 10_000
     assert (repo / "models" / "member_1.keras").exists()
     assert (repo / "models" / "member_1" / "plots" / "metrics" / "val_accuracy.tsv").exists()
+
+
+REPORT_SECTIONS = ["Ensemble (mean of the members' softmax outputs)", "Members", "Per class (ensemble, test set)",
+                   "Training", "Data", "Model: ensemble_cnn (member 0)", "Run"]
+FIGURES = ["samples", "class_means", "training_curves", "confusion_matrix", "error_matrix", "misclassified", "weights"]
+
+
+def test_report_has_every_section_table_and_figure(repo):
+    report = (repo / "reports" / "report.md").read_text()
+    assert report.startswith("# fashion_mnist: an ensemble of 2 CNNs (ensemble_cnn)")
+    for section in REPORT_SECTIONS:
+        assert f"\n## {section}\n" in report
+    for figure in FIGURES:
+        assert f"(figures/{figure}.png)" in report
+        assert (repo / "reports" / "figures" / f"{figure}.png").stat().st_size > 5_000
+    assert "| member_1 |" in report and "| average |" in report
+    assert "| T-shirt/top |" in report and "| macro average |" in report
+    assert "| total |  |  | 331,450 |" in report
+    for stage in ("fetch", "prepare", "train_0", "train_1", "evaluate", "ensemble"):
+        assert f"| {stage} |" in report
+    assert "batch_size: 128" in report and "epochs: 1" in report
+    page = (repo / "reports" / "report.html").read_text()
+    assert page.count("src='data:image/png;base64,") == len(FIGURES) and "src='figures/" not in page
+    for section in REPORT_SECTIONS:
+        assert f"<h2>{html.escape(section)}</h2>" in page
+    per_class = pd.read_csv(repo / "reports" / "per_class.csv", index_col="class")
+    assert list(per_class.index[:2]) == ["T-shirt/top", "Trouser"] and per_class["support"].iloc[:10].sum() == 600
 
 
 def test_second_repro_skips_every_stage(repo):
@@ -116,10 +141,10 @@ def test_exp_run_changes_only_what_its_params_reach(repo):
     assert ran(output) == ["ensemble", "evaluate", "report", "train@2"]  # members 0 and 1 untouched
     assert "ensemble of 3" in (repo / "reports" / "report.md").read_text()
 
-    output = dvc(repo, "exp", "run", "-S", "report.dpi=50")
+    output = dvc(repo, "exp", "run", "-S", "report.misclassified=10")
     assert ran(output) == ["report"]
     header = dvc(repo, "exp", "show", "--csv").splitlines()[0].split(",")
-    assert {"epochs", "members", "report.dpi", "ensemble.test_accuracy"} <= set(header)
+    assert {"epochs", "members", "report.misclassified", "ensemble.test_accuracy"} <= set(header)
 
 
 def test_bad_param_stops_dvc_before_any_work(repo):

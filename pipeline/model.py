@@ -47,7 +47,9 @@ def build_model(architecture, input_shape, num_classes, name="model"):
     layers = [make_layer(spec, f"architectures.{name}[{index}]") for index, spec in enumerate(architecture)]
     try:  # Sequential builds every layer here, on the input shape
         return keras.Sequential([keras.Input(shape=input_shape), *layers,
-                                 keras.layers.Dense(num_classes, activation="softmax")], name=name)
+                                 # float32 output: softmax and loss stay exact under mixed precision
+                                 keras.layers.Dense(num_classes, activation="softmax", dtype="float32")],
+                                name=name)
     except ValueError as error:
         reason = str(error).splitlines()[0]
         raise PipelineError(f"architectures.{name}: does not fit input {input_shape}: {reason}") from None

@@ -11,6 +11,8 @@ import yaml
 from pipeline.datasets import DATASETS
 from pipeline.errors import PipelineError
 
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # see pipeline.training.choose_precision
+
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
@@ -66,6 +68,7 @@ SCHEMA = {
         "learning_rate": (positive_number, "a number > 0"),
         "validation_fraction": (fraction, "a number between 0 and 1, exclusive"),
         "patience": (positive_int, "an integer >= 1"),
+        "precision": (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
     },
     "architectures": (lambda v: isinstance(v, dict) and len(v) > 0
                       and all(architecture(layers) for layers in v.values()),

@@ -13,7 +13,9 @@ from pipeline import prepared
 from pipeline.errors import run_main
 from pipeline.files import atomic_path, record_wall_time
 from pipeline.params import load_params
-from pipeline.training import LogToDvclive, train_member
+import tensorflow as tf
+
+from pipeline.training import LogToDvclive, choose_precision, cpu_flags, train_member
 
 
 def main(argv=None):
@@ -26,6 +28,7 @@ def main(argv=None):
     data = prepared.load(os.path.join("data", "prepared"), names=("x_train", "y_train"))
     num_classes = len(data["meta"]["class_names"])
     train = params["train"]
+    precision = choose_precision(train["precision"], bool(tf.config.list_physical_devices("GPU")), cpu_flags())
     # Progress bars when a person watches, one line per epoch in logs.
     verbose = 1 if sys.stdout.isatty() else 2
 
@@ -38,11 +41,12 @@ def main(argv=None):
                 architecture=params["architectures"][params["arch"]], arch=params["arch"],
                 epochs=params["epochs"], batch_size=params["batch_size"], optimizer=train["optimizer"],
                 learning_rate=train["learning_rate"], validation_fraction=train["validation_fraction"],
-                patience=train["patience"], callbacks=[LogToDvclive(live)], verbose=verbose)
+                patience=train["patience"], precision=precision, callbacks=[LogToDvclive(live)], verbose=verbose)
             live.log_metric("best_epoch", best_epoch, plot=False)
             live.log_metric("epochs_run", len(history["loss"]), plot=False)
+            live.log_param("precision", precision)
         model.save(temporary_model)
-    print(f"train@{member}: {len(history['loss'])} epochs, best val_accuracy "
+    print(f"train@{member}: {len(history['loss'])} epochs in {precision}, best val_accuracy "
           f"{history['val_accuracy'][best_epoch - 1]:.4f} at epoch {best_epoch} -> {model_path}")
 
 

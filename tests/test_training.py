@@ -1,7 +1,8 @@
+import keras
 import numpy as np
 import pytest
 
-from pipeline.training import KeepBestWeights, member_split, train_member
+from pipeline.training import KeepBestWeights, choose_precision, cpu_flags, member_split, train_member
 
 TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
 
@@ -77,3 +78,32 @@ def test_keep_best_weights_only_replaces_on_strict_improvement():
     for epoch, value in enumerate([0.5, 0.7, 0.7, 0.6]):
         callback.on_epoch_end(epoch, {"val_accuracy": value})
     assert callback.best_epoch == 2 and callback.best_weights == [2]
+
+
+@pytest.mark.parametrize("requested, has_gpu, flags, expected", [
+    ("auto", False, {"avx2", "fma"}, "float32"),                 # this project's CI machine: no bf16 hardware
+    ("auto", False, {"avx512f", "amx_bf16", "amx_tile"}, "mixed_bfloat16"),
+    ("auto", False, {"avx512f", "avx512_bf16"}, "mixed_bfloat16"),
+    ("auto", True, set(), "mixed_float16"),
+    ("float32", True, {"amx_bf16"}, "float32"),                  # a forced value always wins
+    ("mixed_bfloat16", False, set(), "mixed_bfloat16"),
+])
+def test_choose_precision(requested, has_gpu, flags, expected):
+    assert choose_precision(requested, has_gpu, flags) == expected
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 amx_bf16\n")
+    assert cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "amx_bf16"}
+    assert cpu_flags(str(tmp_path / "missing")) == set()
+
+
+def test_mixed_bfloat16_trains_with_a_float32_output():
+    try:
+        model, history, _ = train_tiny(epochs=1, precision="mixed_bfloat16")
+    finally:  # the policy is process-wide: leave float32 for the tests after this one
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.layers[0].compute_dtype == "bfloat16" and model.layers[-1].compute_dtype == "float32"
+    assert model.predict(tiny_data(4)[0], verbose=0).dtype == np.float32
+    assert np.isfinite(history["loss"][0])

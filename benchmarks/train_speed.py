@@ -48,8 +48,14 @@ def build(way, params, num_classes):
     import keras
     from pipeline.model import build_model, compile_model
 
+    import tensorflow as tf
+    from pipeline.training import choose_precision, cpu_flags
+
     if way == "stage+bfloat16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    elif way.startswith("stage"):  # what the train stage would choose on this machine
+        has_gpu = bool(tf.config.list_physical_devices("GPU"))
+        keras.mixed_precision.set_global_policy(choose_precision(params["train"]["precision"], has_gpu, cpu_flags()))
     architecture = params["architectures"][params["arch"]]
     model = build_model(architecture, (28, 28, 1), num_classes, name=params["arch"])
     if way == "notebook":  # compile('nadam', 'categorical_crossentropy'): Keras 2's Nadam ran at 0.002
@@ -105,12 +111,6 @@ def measure(way, task, arguments, environment):
     raise RuntimeError(f"{way} {task} failed:\n{output.stderr[-3000:]}")
 
 
-def cpu_flags():
-    with open("/proc/cpuinfo") as handle:
-        flags = next((line.split(":")[1].split() for line in handle if line.startswith("flags")), [])
-    return [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if flag in flags]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100, help="training steps timed per way")
@@ -126,7 +126,10 @@ def main():
         return worker(arguments.worker, arguments.task, arguments.steps, arguments.epochs,
                       arguments.limit, arguments.dataset)
 
-    print(f"CPU: {os.cpu_count()} cores, flags {' '.join(cpu_flags()) or 'none of avx2/avx512/amx'}")
+    from pipeline.training import cpu_flags
+
+    shown = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if flag in cpu_flags()]
+    print(f"CPU: {os.cpu_count()} cores, flags {' '.join(shown) or 'none of avx2/avx512/amx'}")
     print(f"{arguments.steps} steps of batch 128 per speed run, best of {arguments.repeats}\n")
     ways = {**WAYS, **(LEVERS if arguments.levers else {})}
     speeds = {}

@@ -7,14 +7,13 @@ import argparse
 import os
 import sys
 
+import tensorflow as tf
 from dvclive import Live
 
 from pipeline import prepared
-from pipeline.errors import run_main
+from pipeline.errors import PipelineError, run_main
 from pipeline.files import atomic_path, record_wall_time
 from pipeline.params import load_params
-import tensorflow as tf
-
 from pipeline.training import LogToDvclive, choose_precision, cpu_flags, train_member
 
 
@@ -24,7 +23,7 @@ def main(argv=None):
     member = parser.parse_args(argv).member
     params = load_params()
     if member not in params["members"]:
-        parser.error(f"--member {member} is not in params.yaml members {params['members']}")
+        raise PipelineError(f"params.yaml: members: {params['members']} does not include --member {member}")
     data = prepared.load(os.path.join("data", "prepared"), names=("x_train", "y_train"))
     num_classes = len(data["meta"]["class_names"])
     train = params["train"]

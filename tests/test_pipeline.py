@@ -116,7 +116,8 @@ def test_metrics_and_plots_commands_work(repo):
     assert "ensemble" in json.dumps(shown)
     output = dvc(repo, "plots", "show", "-o", "plots_page")
     page = (repo / "plots_page" / "index.html").read_text()
-    for title in ("Validation accuracy per member", "Ensemble confusion matrix (test set)"):
+    for title in ("Validation accuracy per member", "Validation loss per member", "Training loss per member",
+                  "Training accuracy per member", "Ensemble confusion matrix (test set)"):
         assert title in page, output
 
 

@@ -9,7 +9,7 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from pipeline import plots, prepared
 from pipeline.document import to_html, to_markdown
-from pipeline.errors import run_main
+from pipeline.errors import PipelineError, run_main
 from pipeline.files import atomic_path, read_json, write_text
 from pipeline.params import load_params
 
@@ -29,6 +29,23 @@ def table(frame, index_name):
     """A ("table", header, rows) block from a DataFrame, its index as the first column."""
     rows = [[str(index)] + [number(column, value) for column, value in row.items()] for index, row in frame.iterrows()]
     return ("table", [index_name, *map(str, frame.columns)], rows)
+
+
+def read_predictions(path, class_names):
+    """The ensemble stage's test predictions with class ids added, and the probability matrix.
+
+    Labels are read as text: MNIST's class names are the digits "0".."9", which pandas
+    would otherwise turn into integers that match no name.
+    """
+    predictions = pd.read_csv(path, dtype={"actual": str, "predicted": str})
+    index_of = {name: i for i, name in enumerate(class_names)}
+    predictions["actual_id"] = predictions["actual"].map(index_of)
+    predictions["predicted_id"] = predictions["predicted"].map(index_of)
+    if predictions[["actual_id", "predicted_id"]].isna().any().any():
+        unknown = sorted(set(predictions["actual"]).union(predictions["predicted"]) - set(class_names))
+        raise PipelineError(f"{path}: labels {unknown} are not among the classes {class_names}; rerun `dvc repro`")
+    predictions[["actual_id", "predicted_id"]] = predictions[["actual_id", "predicted_id"]].astype(int)
+    return predictions, predictions[[f"p_{name}" for name in class_names]].to_numpy()
 
 
 def per_class_table(actual, predicted, class_names):
@@ -76,10 +93,7 @@ def main(argv=None):
     metrics = read_json(os.path.join("reports", "metrics.json"))
     members = pd.read_csv(os.path.join("reports", "members.csv"), index_col="member")
     curves = pd.read_csv(os.path.join("reports", "training_curves.csv"))
-    predictions = pd.read_csv(os.path.join("reports", "test_predictions.csv"))
-    predictions["actual_id"] = predictions["actual"].map({name: i for i, name in enumerate(names)})
-    predictions["predicted_id"] = predictions["predicted"].map({name: i for i, name in enumerate(names)})
-    probabilities = predictions[[f"p_{name}" for name in names]].to_numpy()
+    predictions, probabilities = read_predictions(os.path.join("reports", "test_predictions.csv"), names)
     first_member = params["members"][0]
     model = keras.models.load_model(os.path.join("models", f"member_{first_member}.keras"))
     figure = draw_figures(params, data, curves, predictions, probabilities, model)

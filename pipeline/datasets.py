@@ -94,13 +94,12 @@ def verify(data, dataset, file, source):
     parse_idx(data, source)
 
 
-def _read_local(directory, file):
-    """Bytes of `file` or `file.gz` in `directory`, and the path used; None if absent."""
+def _local_path(directory, file):
+    """The path of `file` or `file.gz` in `directory`, or None if neither exists."""
     for candidate in (file, file + ".gz"):
         path = os.path.join(directory, candidate)
         if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                return handle.read(), path
+            return path
     return None
 
 
@@ -123,7 +122,7 @@ def find_local_source(dataset, environ, debian_dir):
     """The first local folder that holds all four files, or None."""
     candidates = [environ.get(DATASETS[dataset]["env"]), debian_dir]
     for directory in candidates:
-        if directory and all(_read_local(directory, file) for file in FILES):
+        if directory and all(_local_path(directory, file) for file in FILES):
             return directory
     return None
 
@@ -151,7 +150,9 @@ def fetch(dataset, destination, environ=None, debian_dir="default", mirrors=None
         os.makedirs(temporary)
         for file in FILES:
             if local:
-                raw, source = _read_local(local, file)
+                source = _local_path(local, file)
+                with open(source, "rb") as handle:
+                    raw = handle.read()
             else:
                 raw, source = _download_any(dataset, file, mirrors, timeout)
             data = decompress(raw, source)

@@ -1,7 +1,9 @@
 """Build a Keras model from the layer list in params.yaml: the one model definition.
 
-An architecture is a list of {LayerType: {argument: value}}; the softmax output
-layer is appended here, sized by the number of classes in the data.
+An architecture is a list of {LayerType: {argument: value}}: plain Keras layers, plus
+`ResNetV1` (study 002's residual stacks, built from `depth`) and an optional last
+`Output` entry whose arguments go to the softmax output layer. That output layer, one
+unit per class, is always appended here, sized by the number of classes in the data.
 """
 import inspect
 
@@ -9,12 +11,19 @@ import keras
 
 from pipeline.errors import PipelineError
 
-# The layer types an architecture may use: plain Keras layers, nothing custom.
+# The plain Keras layer types an architecture may use.
 LAYER_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
                "Flatten", "Dropout", "Dense", "BatchNormalization", "Activation")
+COMPOSITE_TYPES = ("ResNetV1", "Output")
+OUTPUT_ARGUMENTS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer")
+RESNET_ARGUMENTS = {"depth": None, "num_filters": 16, "activation": "relu",
+                    "kernel_initializer": "he_normal", "l2": 1e-4}
 
 OPTIMIZERS = {"nadam": keras.optimizers.Nadam, "adam": keras.optimizers.Adam,
               "sgd": keras.optimizers.SGD, "adadelta": keras.optimizers.Adadelta}
+# The studies ran Keras 2, whose defaults differ from Keras 3's (Nadam 0.001, Adadelta 0.001):
+# learning_rate: null in params.yaml means these.
+KERAS2_LEARNING_RATES = {"nadam": 0.002, "adam": 0.001, "adadelta": 1.0, "sgd": 0.01}
 
 
 def _allowed_arguments(layer_class):
@@ -23,40 +32,127 @@ def _allowed_arguments(layer_class):
                   if name != "self" and parameter.kind is not parameter.VAR_KEYWORD)
 
 
-def make_layer(spec, where):
-    """One Keras layer from {LayerType: {argument: value}}; `where` names it in errors."""
-    (layer_type, arguments), = spec.items()
-    arguments = arguments or {}
-    if layer_type not in LAYER_TYPES:
-        raise PipelineError(f"{where}: unknown layer type {layer_type!r}; allowed: {', '.join(LAYER_TYPES)}")
-    layer_class = getattr(keras.layers, layer_type)
-    allowed = _allowed_arguments(layer_class)
+def _check_arguments(arguments, allowed, layer_type, where):
     for name in arguments:
         if name not in allowed:
             raise PipelineError(f"{where}: {layer_type} has no argument {name!r}; allowed: {', '.join(allowed)}")
+
+
+def override(arguments, layer_type, activation=None, dropout=None):
+    """`arguments` with the run-wide `activation` and `dropout` put in place of the architecture's own.
+
+    activation replaces every `activation` an architecture sets (not the softmax output);
+    dropout replaces every Dropout rate. None keeps the architecture's values.
+    """
+    arguments = dict(arguments or {})
+    if activation is not None and ("activation" in arguments or layer_type == "ResNetV1"):
+        arguments["activation"] = activation
+    if dropout is not None and layer_type == "Dropout":
+        arguments["rate"] = dropout
+    return arguments
+
+
+def make_layer(layer_type, arguments, where):
+    """One Keras layer of type `layer_type`; `where` names it in errors."""
+    if layer_type not in LAYER_TYPES:
+        raise PipelineError(f"{where}: unknown layer type {layer_type!r}; allowed: "
+                            f"{', '.join(LAYER_TYPES + COMPOSITE_TYPES)}")
+    layer_class = getattr(keras.layers, layer_type)
+    _check_arguments(arguments, _allowed_arguments(layer_class), layer_type, where)
     try:
         return layer_class(**arguments)
     except (ValueError, TypeError) as error:
         raise PipelineError(f"{where}: {layer_type}({arguments}): {error}") from None
 
 
-def build_model(architecture, input_shape, num_classes, name="model"):
-    """A Sequential model: the architecture's layers, then Dense(num_classes, softmax)."""
+def resnet_layer(x, num_filters, kernel_size=3, strides=1, activation="relu", batch_normalization=True, *,
+                 kernel_initializer, l2):
+    """Study 002's resnet_layer with conv_first=False: [BatchNorm] -> [Activation] -> Conv2D."""
+    if batch_normalization:
+        x = keras.layers.BatchNormalization()(x)
+    if activation is not None:
+        x = keras.layers.Activation(activation)(x)
+    return keras.layers.Conv2D(num_filters, kernel_size, strides=strides, padding="same",
+                               kernel_initializer=kernel_initializer,
+                               kernel_regularizer=keras.regularizers.L2(l2))(x)
+
+
+def resnet_v1(x, where, **arguments):
+    """Study 002's resnet_v1 body (everything before Flatten): depth 6n+2, three stacks of n blocks."""
+    _check_arguments(arguments, list(RESNET_ARGUMENTS), "ResNetV1", where)
+    options = {**RESNET_ARGUMENTS, **arguments}
+    depth = options.pop("depth")
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 2 or (depth - 2) % 6 != 0:
+        raise PipelineError(f"{where}: ResNetV1 depth {depth!r} is not allowed; allowed: 6n + 2 (2, 8, 14, 20, 32, ...)")
+    num_filters, activation = options.pop("num_filters"), options.pop("activation")
+    x = resnet_layer(x, num_filters, activation=activation, **options)
+    for stack in range(3):
+        for block in range((depth - 2) // 6):
+            strides = 2 if stack > 0 and block == 0 else 1  # first block of stacks 2 and 3 halves the size
+            y = resnet_layer(x, num_filters, strides=strides, activation=activation, **options)
+            y = resnet_layer(y, num_filters, activation=None, **options)
+            if stack > 0 and block == 0:  # 1x1 projection so the shortcut matches the new shape
+                x = resnet_layer(x, num_filters, kernel_size=1, strides=strides, activation=None,
+                                 batch_normalization=False, **options)
+            x = keras.layers.Activation(activation)(keras.layers.add([x, y]))
+        num_filters *= 2
+    return x
+
+
+def build_model(architecture, input_shape, num_classes, *, name="model", activation=None, dropout=None,
+                max_params=None, normalization=None):
+    """The architecture's layers, then Dense(num_classes, softmax).
+
+    `activation` / `dropout` override the architecture's values (see `override`);
+    `max_params` makes a bigger model an error; `normalization`, a Keras layer already
+    adapted to the training data, goes first and is not counted against `max_params`.
+    """
     if num_classes < 2:
         raise PipelineError(f"the data has {num_classes} class(es); a classifier needs at least 2")
-    layers = [make_layer(spec, f"architectures.{name}[{index}]") for index, spec in enumerate(architecture)]
-    try:  # Sequential builds every layer here, on the input shape
-        return keras.Sequential([keras.Input(shape=input_shape), *layers,
-                                 # float32 output: softmax and loss stay exact under mixed precision
-                                 keras.layers.Dense(num_classes, activation="softmax", dtype="float32")],
-                                name=name)
+    output_arguments = {}
+    inputs = x = keras.Input(shape=input_shape)
+    if normalization is not None:
+        x = normalization(x)
+    try:
+        for index, spec in enumerate(architecture):
+            where = f"architectures.{name}[{index}]"
+            (layer_type, arguments), = spec.items()
+            arguments = override(arguments, layer_type, activation, dropout)
+            if layer_type == "Output":
+                if index != len(architecture) - 1:
+                    raise PipelineError(f"{where}: Output must be the last entry")
+                _check_arguments(arguments, OUTPUT_ARGUMENTS, "Output", where)
+                output_arguments = arguments
+            elif layer_type == "ResNetV1":
+                x = resnet_v1(x, where, **arguments)
+            else:
+                x = make_layer(layer_type, arguments, where)(x)
+        # float32 output: softmax and loss stay exact under mixed precision
+        outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", **output_arguments)(x)
     except ValueError as error:
         reason = str(error).splitlines()[0]
         raise PipelineError(f"architectures.{name}: does not fit input {input_shape}: {reason}") from None
+    model = keras.Model(inputs, outputs, name=name)
+    budget = count_params(model)
+    if max_params is not None and budget > max_params:
+        raise PipelineError(f"architectures.{name}: {budget:,} parameters exceed max_params {max_params:,}")
+    return model
+
+
+def count_params(model):
+    """Parameters of the network itself: a leading input Normalization layer's statistics are not counted."""
+    return sum(layer.count_params() for layer in model.layers if not isinstance(layer, keras.layers.Normalization))
 
 
 def compile_model(model, optimizer, learning_rate):
-    """Categorical cross-entropy on integer labels, accuracy as the metric."""
+    """Categorical cross-entropy on integer labels, accuracy as the metric.
+
+    `learning_rate` None means Keras 2's default for `optimizer` (KERAS2_LEARNING_RATES).
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    if learning_rate is None:
+        learning_rate = KERAS2_LEARNING_RATES[optimizer]
     model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model

@@ -12,6 +12,11 @@ from pipeline.datasets import DATASETS
 from pipeline.errors import PipelineError
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # see pipeline.training.choose_precision
+USER_FORMATS = (".npz", ".csv", ".npy", ".pkl")  # see pipeline.user_data
+NORMALIZE = ("scale", "standardize")
+SPLITS = ("per_member", "fixed", "none")
+OPTIMIZERS = ("nadam", "adam", "adadelta", "sgd")
+ENSEMBLE_METHODS = ("mean", "vote")
 
 
 def _is_int(value):
@@ -53,22 +58,63 @@ def architecture(value):
                     for layer in value))
 
 
+def dataset_name(value):
+    """A built-in dataset name, or a path to a user file of a supported format."""
+    return isinstance(value, str) and (value in DATASETS or value.lower().endswith(USER_FORMATS))
+
+
+def class_list(value):
+    return value is None or (isinstance(value, list) and len(value) >= 2
+                             and all(non_negative_int(item) for item in value) and len(set(value)) == len(value))
+
+
+def lr_schedule(value):
+    """[[epoch, factor], ...] with increasing epochs >= 0 and factors > 0."""
+    return (isinstance(value, list)
+            and all(isinstance(step, list) and len(step) == 2 and non_negative_int(step[0])
+                    and positive_number(step[1]) for step in value)
+            and all(a[0] < b[0] for a, b in zip(value, value[1:])))
+
+
+# Keras activation names a run may put in place of an architecture's own (see pipeline.model.override).
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "silu", "softplus", "softsign",
+               "leaky_relu", "relu6", "hard_sigmoid", "mish", "exponential", "linear")
+
 # key -> (check, what is allowed). Nested dicts are sections.
 SCHEMA = {
-    "dataset": (lambda v: v in DATASETS, "one of " + ", ".join(sorted(DATASETS))),
+    "dataset": (dataset_name, "one of " + ", ".join(sorted(DATASETS))
+                + ", or a path to your own " + ", ".join(USER_FORMATS) + " file"),
     "limit": (lambda v: v is None or positive_int(v), "null (all images) or an integer >= 1"),
+    "classes": (class_list, "null (all classes) or a list of at least 2 distinct class ids, e.g. [0, 1, 2, 3, 4]"),
+    "normalize": (lambda v: v in NORMALIZE, "one of " + ", ".join(NORMALIZE)),
+    "split": (lambda v: v in SPLITS, "one of " + ", ".join(SPLITS)),
+    "test_fraction": (lambda v: v is None or fraction(v),
+                      "null (the dataset's own test set) or a number between 0 and 1, exclusive"),
+    "allow_pickle": (lambda v: isinstance(v, bool), "true or false"),
     "seed": (non_negative_int, "an integer >= 0"),
     "members": (member_list, "a non-empty list of distinct integers >= 0, e.g. [0, 1, 2]"),
     "epochs": (positive_int, "an integer >= 1"),
     "batch_size": (positive_int, "an integer >= 1"),
     "arch": (lambda v: isinstance(v, str) and v != "", "the name of an entry under architectures"),
+    "activation": (lambda v: v is None or v in ACTIVATIONS, "null (each architecture's own) or one of "
+                   + ", ".join(ACTIVATIONS)),
+    "dropout": (lambda v: v is None or (_is_number(v) and 0 <= v < 1),
+                "null (each architecture's own) or a number from 0 up to (not including) 1"),
+    "max_params": (lambda v: v is None or positive_int(v), "null (no budget) or an integer >= 1"),
     "train": {
-        "optimizer": (lambda v: v in ("nadam", "adam", "sgd", "adadelta"),
-                      "one of nadam, adam, sgd, adadelta"),
-        "learning_rate": (positive_number, "a number > 0"),
+        "optimizer": (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS)),
+        "learning_rate": (lambda v: v is None or positive_number(v),
+                          "null (Keras 2's default for the optimizer) or a number > 0"),
         "validation_fraction": (fraction, "a number between 0 and 1, exclusive"),
+        "early_stopping": (lambda v: isinstance(v, bool), "true or false"),
         "patience": (positive_int, "an integer >= 1"),
+        "keep_best": (lambda v: isinstance(v, bool), "true or false"),
+        "lr_schedule": (lr_schedule, "a list of [epoch, factor] pairs with increasing epochs >= 0 and "
+                        "factors > 0, e.g. [[80, 0.1], [120, 0.01]]; [] for a constant rate"),
         "precision": (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
+    },
+    "ensemble": {
+        "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),
     },
     "architectures": (lambda v: isinstance(v, dict) and len(v) > 0
                       and all(architecture(layers) for layers in v.values()),
@@ -112,6 +158,11 @@ def validate(params, path="params.yaml"):
     if params["arch"] not in params["architectures"]:
         _fail(path, "arch", f"{params['arch']!r} is not allowed; allowed: one of "
                             + ", ".join(params["architectures"]))
+    if params["split"] == "none":  # both watch the validation set, which split none does not have
+        for key in ("early_stopping", "keep_best"):
+            if params["train"][key]:
+                _fail(path, f"train.{key}", "true is not allowed with split: none (no validation set); "
+                                            "allowed: false")
     return params
 
 

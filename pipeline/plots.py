@@ -91,7 +91,8 @@ def training_curves(curves):
         color = colors(index % 10)
         for axis, metric in zip(axes, ("loss", "accuracy")):
             axis.plot(rows["epoch"], rows[metric], color=color, label=f"member {member}")
-            axis.plot(rows["epoch"], rows[f"val_{metric}"], color=color, linestyle="--")
+            if f"val_{metric}" in rows:  # no validation curve with split: none
+                axis.plot(rows["epoch"], rows[f"val_{metric}"], color=color, linestyle="--")
     for axis, metric in zip(axes, ("Loss", "Accuracy")):
         axis.set_xlabel("Epoch")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers

@@ -20,14 +20,46 @@ def member_seed(seed, member):
     return int(np.random.SeedSequence([seed, member]).generate_state(1)[0])
 
 
-def member_split(num_examples, seed, member, validation_fraction):
-    """Indices (train, validation) of the member's own random split."""
-    order = np.random.default_rng(member_seed(seed, member)).permutation(num_examples)
+def member_split(num_examples, seed, member, validation_fraction, split="per_member"):
+    """Indices (train, validation) of member `member`'s training data.
+
+    per_member: the member's own random split; fixed: one split from `seed` alone, the
+    same for every member; none: everything is training data, no validation.
+    """
+    if split == "none":
+        return np.arange(num_examples), np.arange(0)
+    if split not in ("per_member", "fixed"):
+        raise ValueError(f"split {split!r} is not one of per_member, fixed, none")
+    split_seed = member_seed(seed, member) if split == "per_member" else int(
+        np.random.SeedSequence([seed]).generate_state(1)[0])
+    order = np.random.default_rng(split_seed).permutation(num_examples)
     num_validation = int(round(num_examples * validation_fraction))
     if num_validation < 1 or num_validation >= num_examples:
         raise ValueError(f"validation_fraction {validation_fraction} of {num_examples} examples "
                          "leaves an empty train or validation part")
     return np.sort(order[num_validation:]), np.sort(order[:num_validation])
+
+
+def step_schedule(learning_rate, lr_schedule):
+    """Keras' schedule(epoch, lr) for study 002's steps: after 0-based epoch E, learning_rate * factor."""
+    def schedule(epoch, current):
+        factor = 1.0
+        for boundary, step_factor in lr_schedule:
+            if epoch > boundary:  # 002: `if epoch > 80: lr *= 1e-1`
+                factor = step_factor
+        return learning_rate * factor
+    return schedule
+
+
+def standardizer(x_train):
+    """A Normalization layer holding the per-pixel mean and variance of `x_train` (study 003).
+
+    It becomes the model's first layer, so the statistics come from the member's training
+    part only and travel with the saved model to evaluation.
+    """
+    layer = keras.layers.Normalization(axis=tuple(range(1, x_train.ndim)))
+    layer.adapt(np.asarray(x_train))
+    return layer
 
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # without one of these, bfloat16 is emulated and slow
@@ -93,34 +125,49 @@ class LogToDvclive(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         for key in HISTORY_KEYS:
-            self.live.log_metric(key, float(logs[key]))
+            if key in logs:  # no val_* without a validation set
+                self.live.log_metric(key, float(logs[key]))
         self.live.next_step()
 
 
-def train_member(x, y, num_classes, *, member, seed, architecture, arch, epochs, batch_size,
-                 optimizer, learning_rate, validation_fraction, patience, precision="float32",
-                 callbacks=(), verbose=2):
-    """Train member `member`; return (model with its best weights, history dict, best epoch).
+def train_member(x, y, num_classes, *, member, seed, architecture, arch, epochs, batch_size, optimizer,
+                 learning_rate, validation_fraction, patience, split="per_member", early_stopping=True,
+                 keep_best=True, lr_schedule=(), normalize="scale", activation=None, dropout=None,
+                 max_params=None, precision="float32", callbacks=(), verbose=2):
+    """Train member `member`; return (model with its kept weights, history dict, kept epoch).
 
-    `precision` is a Keras dtype policy ("float32", "mixed_bfloat16", "mixed_float16").
+    Keyword names are the params.yaml keys. `precision` is a Keras dtype policy
+    ("float32", "mixed_bfloat16", "mixed_float16").
     """
     make_deterministic(member_seed(seed, member))
     keras.mixed_precision.set_global_policy(precision)
-    train_index, validation_index = member_split(len(x), seed, member, validation_fraction)
-    model = compile_model(build_model(architecture, x.shape[1:], num_classes, name=arch),
+    train_index, validation_index = member_split(len(x), seed, member, validation_fraction, split)
+    x_train, y_train = x[train_index], y[train_index]
+    normalization = standardizer(x_train) if normalize == "standardize" else None
+    model = compile_model(build_model(architecture, x.shape[1:], num_classes, name=arch, activation=activation,
+                                      dropout=dropout, max_params=max_params, normalization=normalization),
                           optimizer, learning_rate)
-    keep_best = KeepBestWeights()
-    early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min")
-    history = model.fit(x[train_index], y[train_index], batch_size=batch_size, epochs=epochs,
-                        validation_data=(x[validation_index], y[validation_index]),
-                        callbacks=[keep_best, early_stopping, *callbacks], verbose=verbose)
-    return model, history.history, keep_best.best_epoch
+    own_callbacks = []
+    if keep_best:
+        own_callbacks.append(KeepBestWeights())
+    if early_stopping:
+        own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
+    if lr_schedule:
+        base_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        own_callbacks.append(keras.callbacks.LearningRateScheduler(step_schedule(base_rate, lr_schedule)))
+    validation = (x[validation_index], y[validation_index]) if len(validation_index) else None
+    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=validation,
+                        callbacks=[*own_callbacks, *callbacks], verbose=verbose).history
+    kept_epoch = own_callbacks[0].best_epoch if keep_best else len(history["loss"])
+    return model, history, kept_epoch
 
 
 def read_history(log_dir):
-    """The per-epoch history a LogToDvclive wrote to `log_dir`: {key: [value per epoch]}."""
+    """The per-epoch history a LogToDvclive wrote to `log_dir`: {key: [value per epoch]} (keys it logged)."""
     history = {}
     for key in HISTORY_KEYS:
-        with open(os.path.join(log_dir, "plots", "metrics", f"{key}.tsv"), encoding="utf-8") as handle:
-            history[key] = [float(row[key]) for row in csv.DictReader(handle, delimiter="\t")]
+        path = os.path.join(log_dir, "plots", "metrics", f"{key}.tsv")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                history[key] = [float(row[key]) for row in csv.DictReader(handle, delimiter="\t")]
     return history

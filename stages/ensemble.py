@@ -1,4 +1,4 @@
-"""Stage ensemble: average the members' softmax outputs; its accuracy, loss and gain.
+"""Stage ensemble: combine the members' softmax outputs (`ensemble.method`: mean or vote); accuracy, loss, gain.
 
 Writes reports/metrics.json (the run's headline metrics) and
 reports/test_predictions.csv (actual and predicted class of every test image, with
@@ -12,14 +12,15 @@ import pandas as pd
 from pipeline import prepared
 from pipeline.errors import run_main
 from pipeline.files import atomic_path, record_wall_time, write_json
-from pipeline.metrics import accuracy, average_probabilities, log_loss
+from pipeline.metrics import ENSEMBLE_METHODS, accuracy, log_loss
+from pipeline.params import load_params
 
 
-def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test):
+def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test, method="mean"):
     """The metrics.json content from member probabilities shaped (members, images, classes)."""
     member_test_accuracy = [accuracy(p, y_test) for p in test_probabilities]
-    ensemble_train = average_probabilities(train_probabilities)
-    ensemble_test = average_probabilities(test_probabilities)
+    combine = ENSEMBLE_METHODS[method]
+    ensemble_train, ensemble_test = combine(train_probabilities), combine(test_probabilities)
     test_accuracy = accuracy(ensemble_test, y_test)
     mean_member, best_member = float(np.mean(member_test_accuracy)), float(np.max(member_test_accuracy))
     metrics = {
@@ -42,10 +43,11 @@ def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test):
 
 
 def main(argv=None):
+    method = load_params()["ensemble"]["method"]
     data = prepared.load(os.path.join("data", "prepared"), names=("y_train", "y_test"))
     with record_wall_time("ensemble"), np.load(os.path.join("data", "predictions", "members.npz")) as predictions:
         metrics, ensemble_test = ensemble_metrics(predictions["train"], predictions["test"],
-                                                  data["y_train"], data["y_test"])
+                                                  data["y_train"], data["y_test"], method)
     rounded = {group: {key: round(value, 6) for key, value in values.items()} for group, values in metrics.items()}
     write_json(os.path.join("reports", "metrics.json"), rounded)
 
@@ -57,7 +59,7 @@ def main(argv=None):
     with atomic_path(os.path.join("reports", "test_predictions.csv")) as temporary:
         table.to_csv(temporary, index_label="index", float_format="%.6f")
     ensemble = metrics["ensemble"]
-    print(f"ensemble of {ensemble['members']}: test accuracy {ensemble['test_accuracy']:.4f} "
+    print(f"ensemble ({method}) of {ensemble['members']}: test accuracy {ensemble['test_accuracy']:.4f} "
           f"(mean member {metrics['members']['mean_test_accuracy']:.4f}, "
           f"best member {metrics['members']['best_test_accuracy']:.4f}), test loss {ensemble['test_loss']:.4f}")
 

@@ -1,18 +1,42 @@
-"""Stage fetch: the four verified IDX files of `dataset` into data/raw/<dataset>/."""
+"""Stage fetch: the data named by `dataset` into data/raw/.
+
+A built-in dataset: its four verified IDX files into data/raw/<dataset>/. A path to the
+user's own file: read, checked and stored as data/raw/user/data.npz.
+"""
 import os
 
-from pipeline.datasets import fetch
+import numpy as np
+
+from pipeline.datasets import DATASETS, fetch
 from pipeline.errors import run_main
-from pipeline.files import record_wall_time
+from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.params import load_params
+from pipeline.user_data import load_user_file
+
+USER_DIR = os.path.join("data", "raw", "user")
+
+
+def store_user_file(path, allow_pickle):
+    """Check the user's file and store its arrays in USER_DIR; return the number of examples."""
+    features, target = load_user_file(path, allow_pickle)
+    with atomic_path(USER_DIR) as temporary:
+        os.makedirs(temporary)
+        with open(os.path.join(temporary, "data.npz"), "wb") as handle:
+            np.savez(handle, features=features, target=target)
+        write_json(os.path.join(temporary, "source.json"), {"path": path, "examples": len(target)})
+    return len(target)
 
 
 def main(argv=None):
     params = load_params()
     dataset = params["dataset"]
     with record_wall_time("fetch"):
-        source = fetch(dataset, os.path.join("data", "raw", dataset))
-    print(f"fetch: {dataset} from {source} -> data/raw/{dataset}/")
+        if dataset in DATASETS:
+            source = fetch(dataset, os.path.join("data", "raw", dataset))
+            print(f"fetch: {dataset} from {source} -> data/raw/{dataset}/")
+        else:
+            count = store_user_file(dataset, params["allow_pickle"])
+            print(f"fetch: {count} examples from {dataset} -> {USER_DIR}/data.npz")
 
 
 if __name__ == "__main__":

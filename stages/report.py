@@ -86,6 +86,11 @@ def draw_figures(params, data, curves, predictions, probabilities, model):
     return {key: f"figures/{key}.png" for key in figures}
 
 
+SPLIT_TEXT = {"per_member": "each member holds out its own validation part",
+              "fixed": "one validation part held out for every member", "none": "all used for training"}
+METHOD_TEXT = {"mean": "mean of the members' softmax outputs", "vote": "majority vote of the members"}
+
+
 def main(argv=None):
     params = load_params()
     data = prepared.load(os.path.join("data", "prepared"))
@@ -110,9 +115,9 @@ def main(argv=None):
 
     blocks = [
         ("heading", f"{meta['dataset']}: an ensemble of {ensemble['members']} CNNs ({params['arch']})"),
-        ("paragraph", f"{meta['num_train']} training images (each member holds out its own validation part), "
+        ("paragraph", f"{meta['num_train']} training images ({SPLIT_TEXT[params['split']]}), "
                       f"{meta['num_test']} test images" + (f", limit {meta['limit']}." if meta["limit"] else ".")),
-        ("subheading", "Ensemble (mean of the members' softmax outputs)"),
+        ("subheading", f"Ensemble ({METHOD_TEXT[params['ensemble']['method']]})"),
         ("table", ["", "accuracy", "loss"],
          [["train", f"{ensemble['train_accuracy']:.4f}", f"{ensemble['train_loss']:.5f}"],
           ["test", f"{ensemble['test_accuracy']:.4f}", f"{ensemble['test_loss']:.5f}"]]),
@@ -120,8 +125,9 @@ def main(argv=None):
                       f"member ({member_stats['mean_test_accuracy']:.4f}), {100 * ensemble['gain_over_best_member']:+.2f}"
                       f" points over the best member ({member_stats['best_test_accuracy']:.4f})."),
         ("subheading", "Members"),
-        ("paragraph", "Best epoch (highest validation accuracy) and the loss and accuracy logged there (training "
-                      "figures with dropout on); test figures use the member's best weights."),
+        ("paragraph", ("Best epoch (highest validation accuracy)" if params["train"]["keep_best"] else
+                       "Last epoch (keep_best is off)") + " and the loss and accuracy logged there (training "
+                      "figures with dropout on); test figures use the weights kept from that epoch."),
         table(members, "member"),
         ("subheading", "Per class (ensemble, test set)"),
         table(per_class, "class"),

@@ -38,15 +38,20 @@ def main(argv=None):
             model, history, best_epoch = train_member(
                 data["x_train"], data["y_train"], num_classes, member=member, seed=params["seed"],
                 architecture=params["architectures"][params["arch"]], arch=params["arch"],
-                epochs=params["epochs"], batch_size=params["batch_size"], optimizer=train["optimizer"],
+                epochs=params["epochs"], batch_size=params["batch_size"], split=params["split"],
+                normalize=params["normalize"], activation=params["activation"], dropout=params["dropout"],
+                max_params=params["max_params"], optimizer=train["optimizer"],
                 learning_rate=train["learning_rate"], validation_fraction=train["validation_fraction"],
-                patience=train["patience"], precision=precision, callbacks=[LogToDvclive(live)], verbose=verbose)
+                early_stopping=train["early_stopping"], patience=train["patience"],
+                keep_best=train["keep_best"], lr_schedule=train["lr_schedule"], precision=precision,
+                callbacks=[LogToDvclive(live)], verbose=verbose)
             live.log_metric("best_epoch", best_epoch, plot=False)
             live.log_metric("epochs_run", len(history["loss"]), plot=False)
             live.log_param("precision", precision)
         model.save(temporary_model)
-    print(f"train@{member}: {len(history['loss'])} epochs in {precision}, best val_accuracy "
-          f"{history['val_accuracy'][best_epoch - 1]:.4f} at epoch {best_epoch} -> {model_path}")
+    kept = (f"best val_accuracy {history['val_accuracy'][best_epoch - 1]:.4f} at epoch {best_epoch}"
+            if params["train"]["keep_best"] else f"weights of the last epoch, {best_epoch}")
+    print(f"train@{member}: {len(history['loss'])} epochs in {precision}, {kept} -> {model_path}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.metrics import accuracy, average_probabilities, log_loss
+from pipeline.metrics import accuracy, average_probabilities, log_loss, vote_probabilities
 from stages.ensemble import ensemble_metrics
 
 # Two members, three test images, three classes.
@@ -32,3 +32,18 @@ def test_ensemble_metrics_by_hand():
     assert metrics["ensemble"]["gain_over_best_member"] == pytest.approx(1 / 3)
     assert metrics["ensemble"]["test_loss"] == pytest.approx(-(np.log(0.5) + np.log(0.45) + np.log(0.55)) / 3)
     assert ensemble.shape == (3, 3)
+
+
+def test_vote_counts_each_members_class_and_breaks_ties_by_mean_probability():
+    members = np.array([
+        [[0.6, 0.4, 0.0], [0.5, 0.0, 0.5]],
+        [[0.6, 0.4, 0.0], [0.0, 0.9, 0.1]],
+        [[0.1, 0.9, 0.0], [0.0, 0.3, 0.7]],
+    ])
+    votes = vote_probabilities(members)
+    np.testing.assert_allclose(votes.sum(axis=1), 1.0)
+    # image 0: classes 0, 0, 1 -> class 0 wins 2:1 although the mean probability prefers class 1 (0.567 vs 0.433)
+    assert np.argmax(votes[0]) == 0 and np.argmax(average_probabilities(members)[0]) == 1
+    np.testing.assert_allclose(votes[0], (np.array([2, 1, 0]) + 0.5 * members[:, 0].mean(axis=0)) / 3.5)
+    # image 1: one vote each for 0, 1, 2 -> tie, broken by the mean probability (class 2: 0.433)
+    assert np.argmax(votes[1]) == 2

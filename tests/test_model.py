@@ -1,17 +1,108 @@
+import keras
+import numpy as np
 import pytest
 
 from conftest import ROOT
 from pipeline.errors import PipelineError
-from pipeline.model import build_model
+from pipeline.model import KERAS2_LEARNING_RATES, build_model, compile_model, count_params
 from pipeline.params import load_params
+from pipeline.training import standardizer
+
+ARCHITECTURES = load_params(str(ROOT / "params.yaml"))["architectures"]
+
+# (architecture, classes, parameters): the studies' counts where they printed one, else counted by
+# hand from the study's layer list (Conv2D: k*k*in*out + out; Dense: in*out + out; BatchNorm: 4 per channel).
+PARAMETER_COUNTS = [
+    ("ensemble_cnn", 10, 331_450),   # 000's model.summary()
+    ("cnn_bn", 5, 33_989),           # 002, model 1: 320 + 128 + 128 + 18,496 + 256 + 256 + 6,400 + 8,005
+    ("resnet_v1", 5, 62_889),        # 002, model 2 (depth 2): 4 + 160 + 62,725
+    ("compact", 10, 47_582),         # 003's model.summary()
+    ("lenet_like", 10, 716_234),     # 004, model 1
+    ("vgg_like", 10, 2_128_650),     # 004, model 2
+    ("deep_custom", 10, 56_753_866),  # 004, model 3
+]
 
 
-def test_ensemble_cnn_has_the_notebooks_parameter_count():
-    params = load_params(str(ROOT / "params.yaml"))
-    model = build_model(params["architectures"]["ensemble_cnn"], (28, 28, 1), 10, name="ensemble_cnn")
-    assert model.count_params() == 331_450  # study 000's model.summary()
-    assert model.output_shape == (None, 10)
-    assert [layer.output.shape[1:] for layer in model.layers[:9]][-1] == (5, 5, 64)
+def test_every_shipped_architecture_is_pinned():
+    assert sorted(ARCHITECTURES) == sorted(name for name, _, _ in PARAMETER_COUNTS)
+
+
+@pytest.mark.parametrize("name, num_classes, expected", PARAMETER_COUNTS)
+def test_parameter_count(name, num_classes, expected):
+    model = build_model(ARCHITECTURES[name], (28, 28, 1), num_classes, name=name)
+    assert model.count_params() == expected
+    assert model.output_shape == (None, num_classes)
+
+
+@pytest.mark.parametrize("name", ["ensemble_cnn", "cnn_bn", "resnet_v1", "compact", "lenet_like", "vgg_like"])
+def test_each_architecture_trains_one_step(name):
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).uniform(0, 1, (8, 28, 28, 1)).astype(np.float32)
+    model = compile_model(build_model(ARCHITECTURES[name], (28, 28, 1), 3, name=name), "nadam", None)
+    before = [weights.copy() for weights in model.get_weights()]
+    history = model.fit(x, np.arange(8) % 3, batch_size=8, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_deep_custom_builds_the_studys_shapes():
+    # too big to train in the test suite on a CPU: its shapes and count are checked instead
+    model = build_model(ARCHITECTURES["deep_custom"], (28, 28, 1), 10, name="deep_custom")
+    conv_shapes = [tuple(layer.output.shape[1:]) for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert conv_shapes == [(26, 26, 64), (24, 24, 128), (22, 22, 256), (20, 20, 512), (17, 17, 768),
+                           (5, 5, 1024), (2, 2, 2048)]
+
+
+def test_ensemble_cnn_last_convolution_is_valid_padded():
+    model = build_model(ARCHITECTURES["ensemble_cnn"], (28, 28, 1), 10, name="ensemble_cnn")
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert tuple(convolutions[-1].output.shape[1:]) == (5, 5, 64)
+
+
+def test_resnet_v1_follows_the_study_block_order_and_initialisers():
+    model = build_model(ARCHITECTURES["resnet_v1"], (28, 28, 1), 5, name="resnet_v1")
+    kinds = [type(layer).__name__ for layer in model.layers[1:]]
+    assert kinds == ["BatchNormalization", "Activation", "Conv2D", "Flatten", "Dense"]  # conv_first=False
+    conv, output = model.layers[3], model.layers[-1]
+    assert type(conv.kernel_initializer).__name__ == "HeNormal"
+    assert conv.kernel_regularizer.l2 == pytest.approx(1e-4)
+    assert type(output.kernel_initializer).__name__ == "HeNormal"
+
+
+def test_resnet_v1_depth_20_has_residual_stacks():
+    model = build_model([{"ResNetV1": {"depth": 20}}, {"Flatten": {}}], (28, 28, 1), 10, name="resnet20")
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 9  # 3 stacks of 3 blocks
+    assert model.count_params() == 304_622
+
+
+@pytest.mark.parametrize("depth", [3, 7, 0, "20"])
+def test_resnet_v1_depth_must_be_6n_plus_2(depth):
+    with pytest.raises(PipelineError, match=rf"architectures.r\[0\]: ResNetV1 depth {depth!r} is not allowed; "
+                                            r"allowed: 6n \+ 2"):
+        build_model([{"ResNetV1": {"depth": depth}}], (28, 28, 1), 10, name="r")
+
+
+def test_activation_and_dropout_overrides_reach_every_layer_but_the_output():
+    model = build_model(ARCHITECTURES["compact"], (28, 28, 1), 10, name="compact", activation="sigmoid", dropout=0.3)
+    activations = {layer.activation.__name__ for layer in model.layers[1:-1] if hasattr(layer, "activation")}
+    assert activations == {"sigmoid"}
+    assert model.layers[-1].activation.__name__ == "softmax"
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.3, 0.3]
+    own = build_model(ARCHITECTURES["compact"], (28, 28, 1), 10, name="compact")
+    assert [layer.rate for layer in own.layers if isinstance(layer, keras.layers.Dropout)] == [0.2, 0.4]
+
+
+def test_max_params_is_checked_before_training():
+    build_model(ARCHITECTURES["compact"], (28, 28, 1), 10, name="compact", max_params=50_000)
+    with pytest.raises(PipelineError, match=r"architectures.ensemble_cnn: 331,450 parameters exceed max_params 50,000"):
+        build_model(ARCHITECTURES["ensemble_cnn"], (28, 28, 1), 10, name="ensemble_cnn", max_params=50_000)
+
+
+def test_standardization_layer_is_not_counted_against_the_budget():
+    x = np.random.default_rng(0).uniform(0, 1, (20, 28, 28, 1)).astype(np.float32)
+    model = build_model(ARCHITECTURES["compact"], (28, 28, 1), 10, name="compact", max_params=47_582,
+                        normalization=standardizer(x))
+    assert count_params(model) == 47_582 and model.count_params() > 47_582
 
 
 def test_unknown_layer_type_is_named():
@@ -19,11 +110,28 @@ def test_unknown_layer_type_is_named():
         build_model([{"Flatten": {}}, {"Conv3D": {"filters": 2}}], (28, 28, 1), 10, name="tiny")
 
 
-def test_unknown_layer_argument_is_named():
-    with pytest.raises(PipelineError, match=r"architectures.tiny\[0\]: Conv2D has no argument 'filtres'; allowed: "):
-        build_model([{"Conv2D": {"filtres": 2, "kernel_size": 3}}], (28, 28, 1), 10, name="tiny")
+@pytest.mark.parametrize("spec, message", [
+    ({"Conv2D": {"filtres": 2, "kernel_size": 3}}, r"Conv2D has no argument 'filtres'; allowed: "),
+    ({"ResNetV1": {"depth": 2, "width": 3}}, r"ResNetV1 has no argument 'width'; allowed: depth, num_filters"),
+    ({"Output": {"units": 3}}, r"Output has no argument 'units'; allowed: kernel_initializer"),
+])
+def test_unknown_layer_argument_is_named(spec, message):
+    with pytest.raises(PipelineError, match=r"architectures.tiny\[0\]: " + message):
+        build_model([spec], (28, 28, 1), 10, name="tiny")
+
+
+def test_output_entry_must_be_last():
+    with pytest.raises(PipelineError, match=r"architectures.tiny\[0\]: Output must be the last entry"):
+        build_model([{"Output": {}}, {"Flatten": {}}], (28, 28, 1), 10, name="tiny")
 
 
 def test_architecture_that_does_not_fit_the_input_is_an_error():
     with pytest.raises(PipelineError, match=r"architectures.tiny: does not fit input \(28, 28, 1\): Computed output size would be zero"):
         build_model([{"Conv2D": {"filters": 2, "kernel_size": 40}}], (28, 28, 1), 10, name="tiny")
+
+
+@pytest.mark.parametrize("optimizer", ["nadam", "adam", "adadelta", "sgd"])
+def test_learning_rate_null_means_keras_2_default(optimizer):
+    model = compile_model(build_model([{"Flatten": {}}], (28, 28, 1), 2), optimizer, None)
+    assert float(model.optimizer.learning_rate) == pytest.approx(KERAS2_LEARNING_RATES[optimizer])
+    assert KERAS2_LEARNING_RATES["adadelta"] == 1.0  # Keras 3's default is 0.001: 004 and 003 ran 1.0

@@ -36,6 +36,29 @@ def test_shipped_params_are_valid(params):
     ({"train": {"patiense": 3}}, "params.yaml: train.patiense: unknown key (did you mean 'train.patience'?)"),
     ({"train": {"validation_fraction": 1.0}}, "params.yaml: train.validation_fraction: 1.0 is not allowed"),
     ({"report": {"dpi": 0}}, "params.yaml: report.dpi: 0 is not allowed"),
+    ({"dataset": "digits.txt"}, "params.yaml: dataset: 'digits.txt' is not allowed; allowed: one of fashion_mnist, "
+                                "mnist, or a path to your own .npz, .csv, .npy, .pkl file"),
+    ({"classes": [3]}, "params.yaml: classes: [3] is not allowed; allowed: null (all classes) or a list of at least 2"),
+    ({"classes": [1, 1, 2]}, "params.yaml: classes: [1, 1, 2] is not allowed"),
+    ({"normalize": "zscore"}, "params.yaml: normalize: 'zscore' is not allowed; allowed: one of scale, standardize"),
+    ({"split": "random"}, "params.yaml: split: 'random' is not allowed; allowed: one of per_member, fixed, none"),
+    ({"test_fraction": 1.5}, "params.yaml: test_fraction: 1.5 is not allowed; allowed: null (the dataset's own"),
+    ({"allow_pickle": "yes"}, "params.yaml: allow_pickle: 'yes' is not allowed; allowed: true or false"),
+    ({"activation": "relux"}, "params.yaml: activation: 'relux' is not allowed; allowed: null (each architecture's "
+                              "own) or one of relu, sigmoid"),
+    ({"dropout": 1.0}, "params.yaml: dropout: 1.0 is not allowed; allowed: null (each architecture's own) or a number"),
+    ({"max_params": 0}, "params.yaml: max_params: 0 is not allowed; allowed: null (no budget) or an integer >= 1"),
+    ({"train": {"learning_rate": -1}}, "params.yaml: train.learning_rate: -1 is not allowed; allowed: null (Keras 2"),
+    ({"train": {"lr_schedule": [[80]]}}, "params.yaml: train.lr_schedule: [[80]] is not allowed; allowed: a list of "
+                                         "[epoch, factor] pairs"),
+    ({"train": {"lr_schedule": [[120, 0.1], [80, 0.01]]}}, "params.yaml: train.lr_schedule: [[120, 0.1], [80, 0.01]]"),
+    ({"train": {"early_stopping": "no"}}, "params.yaml: train.early_stopping: 'no' is not allowed; allowed: true or"),
+    ({"ensemble": {"method": "median"}}, "params.yaml: ensemble.method: 'median' is not allowed; allowed: one of "
+                                         "mean, vote"),
+    ({"split": "none"}, "params.yaml: train.early_stopping: true is not allowed with split: none (no validation "
+                        "set); allowed: false"),
+    ({"split": "none", "train": {"early_stopping": False}}, "params.yaml: train.keep_best: true is not allowed with "
+                                                            "split: none"),
 ])
 def test_bad_values_name_key_value_and_what_is_allowed(params, change, message):
     bad = copy.deepcopy(params)
@@ -73,3 +96,14 @@ def test_stage_with_bad_params_exits_non_zero_with_one_line_and_writes_nothing(t
     assert result.returncode == 1
     assert result.stderr == ("error: params.yaml: batch_size: 0 is not allowed; allowed: an integer >= 1\n")
     assert sorted(os.listdir(tmp_path)) == ["params.yaml"]
+
+
+def test_the_studies_settings_are_valid(params):
+    # study 004's recipe: no validation set, fixed epochs, Keras 2's Adadelta
+    study_004 = {**params, "dataset": "mnist", "arch": "vgg_like", "split": "none", "members": [0], "epochs": 20,
+                 "train": {**params["train"], "optimizer": "adadelta", "early_stopping": False, "keep_best": False}}
+    validate(study_004)
+    study_003 = {**params, "arch": "compact", "normalize": "standardize", "split": "fixed", "test_fraction": 0.1,
+                 "max_params": 50_000, "activation": "relu", "dropout": 0.2}
+    validate(study_003)
+    validate({**params, "dataset": "my data/digits.CSV"})  # a path to the user's own file

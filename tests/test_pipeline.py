@@ -1,11 +1,15 @@
 """End to end: the real `dvc` CLI in a temporary git repository, on a slice of real data."""
 import html
+import io
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -36,22 +40,27 @@ def ran(output):
     return sorted(line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '"))
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A git + DVC repo holding the project, set to 600 images, 2 members, 1 epoch, and reproduced once."""
-    repo = tmp_path_factory.mktemp("project")
+def make_project(repo, **changes):
+    """Copy the project into `repo`, apply `changes` to params.yaml, commit it to a new git repository."""
     for name in PROJECT_FILES:
         source, target = ROOT / name, repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params.update(limit=600, members=[0, 1], epochs=1)
+    params.update(changes)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(repo, "git", "init", "-q")
     run(repo, "git", "config", "user.email", "test@example.com")
     run(repo, "git", "config", "user.name", "test")
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "project")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git + DVC repo holding the project, set to 600 images, 2 members, 1 epoch, and reproduced once."""
+    repo = make_project(tmp_path_factory.mktemp("project"), limit=600, members=[0, 1], epochs=1)
     output = dvc(repo, "repro")
     assert ran(output) == ["ensemble", "evaluate", "fetch", "prepare", "report", "train@0", "train@1"]
     run(repo, "git", "add", "-A")
@@ -152,3 +161,71 @@ def test_bad_param_stops_dvc_before_any_work(repo):
     output = dvc(repo, "exp", "run", "-S", "batch_size=0", check=False)
     assert "error: params.yaml: batch_size: 0 is not allowed; allowed: an integer >= 1" in output
     assert ran(output)[:1] == ["train@0"] and "ERROR" in output
+
+
+def test_grid_search_is_a_queued_dvc_sweep(repo):
+    """Study 003's grid as DVC's own sweep: 2 activations x 2 dropout rates, run by the queue worker."""
+    run(repo, "git", "reset", "--hard", "-q")  # queued experiments start from the workspace: make it the first run's
+    output = dvc(repo, "exp", "run", "--queue", "-S", "members=[0]", "-S", "arch=compact",
+                 "-S", "activation=relu,sigmoid", "-S", "dropout=0.2,0.4")
+    assert output.count("Queued experiment") == 4, output
+    dvc(repo, "queue", "start")
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = dvc(repo, "queue", "status")
+        if not any(state in status for state in ("Queued", "Running")):
+            break
+        time.sleep(5)
+    assert status.count("Success") == 4, status
+    table = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv", "--sort-by", "ensemble.test_accuracy")))
+    swept = table.dropna(subset=["activation"])
+    assert sorted(zip(swept["activation"], swept["dropout"])) == [
+        ("relu", 0.2), ("relu", 0.4), ("sigmoid", 0.2), ("sigmoid", 0.4)]
+    assert swept["ensemble.test_accuracy"].notna().all() and swept["ensemble.test_accuracy"].nunique() > 1
+
+
+@pytest.fixture(scope="module")
+def study_repo(tmp_path_factory, repo):
+    """Study 002's setting on the user's own .npz: labels 1..5, a fixed 90/5/5 split, cnn_bn, majority vote."""
+    project = tmp_path_factory.mktemp("study")
+    x = np.load(repo / "data" / "prepared" / "x_train.npy")[:, :, :, 0]
+    y = np.load(repo / "data" / "prepared" / "y_train.npy")
+    keep = y < 5  # five classes, labelled 1..5 as in 002's file, pixels already in [0, 1]
+    (project / "data").mkdir()
+    np.savez(project / "data" / "mine.npz", features=x[keep], target=y[keep] + 1)
+    make_project(project, dataset="data/mine.npz", members=[0, 1], epochs=2, arch="cnn_bn", split="fixed",
+                 test_fraction=0.05, normalize="standardize", classes=[0, 1, 2, 4],
+                 train={**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "optimizer": "sgd"},
+                 ensemble={"method": "vote"})
+    output = dvc(project, "repro")
+    assert ran(output) == ["ensemble", "evaluate", "fetch", "prepare", "report", "train@0", "train@1"]
+    return project
+
+
+def test_users_npz_with_class_subset_fixed_split_and_vote(study_repo):
+    meta = json.loads((study_repo / "data" / "prepared" / "meta.json").read_text())
+    assert meta["class_names"] == ["1", "2", "3", "5"]  # the file's own labels, relabelled 0..3
+    assert meta["num_test"] == round(0.05 * (meta["num_train"] + meta["num_test"]))
+    predictions = pd.read_csv(study_repo / "reports" / "test_predictions.csv", dtype=str)
+    assert set(predictions["actual"]) <= {"1", "2", "3", "5"}
+    report = (study_repo / "reports" / "report.md").read_text()
+    assert "## Ensemble (majority vote of the members)" in report
+    assert "one validation part held out for every member" in report
+    validation = pd.read_csv(study_repo / "reports" / "members.csv", index_col="member")["val_loss"]
+    assert validation.notna().all()
+    assert ran(dvc(study_repo, "repro")) == []
+    # a pickle file is refused before any work, naming pickle and the opt-in key
+    with open(study_repo / "data" / "mine.pkl", "wb") as handle:
+        pickle.dump({"features": np.zeros((4, 784)), "target": np.arange(4)}, handle)
+    output = dvc(study_repo, "exp", "run", "-S", "dataset=data/mine.pkl", check=False)
+    assert ("error: data/mine.pkl: a .pkl file can only be read with pickle, which can run code hidden in the file; "
+            "convert it to .npz, or set allow_pickle: true in params.yaml if you trust it") in output
+    run(study_repo, "git", "checkout", "--", "params.yaml")
+
+
+def test_study_004_setting_trains_without_validation(study_repo):
+    output = dvc(study_repo, "exp", "run", "-S", "split=none", "-S", "train.early_stopping=false",
+                 "-S", "train.keep_best=false", "-S", "members=[0]")
+    assert "train@0" in ran(output)
+    members = pd.read_csv(study_repo / "reports" / "members.csv", index_col="member")
+    assert members["val_loss"].isna().all() and members.loc["member_0", "best_epoch"] == 2

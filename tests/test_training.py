@@ -2,7 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.training import KeepBestWeights, choose_precision, cpu_flags, member_split, train_member
+from pipeline.errors import PipelineError
+from pipeline.training import (KeepBestWeights, choose_precision, cpu_flags, member_split, standardizer, step_schedule,
+                               train_member)
 
 TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
 
@@ -107,3 +109,49 @@ def test_mixed_bfloat16_trains_with_a_float32_output():
     assert model.layers[0].compute_dtype == "bfloat16" and model.layers[-1].compute_dtype == "float32"
     assert model.predict(tiny_data(4)[0], verbose=0).dtype == np.float32
     assert np.isfinite(history["loss"][0])
+
+
+def test_fixed_split_is_the_same_for_every_member_and_none_keeps_everything():
+    fixed = [member_split(1000, 0, member, 0.1, split="fixed")[1] for member in (0, 1, 7)]
+    assert len(fixed[0]) == 100 and all(np.array_equal(fixed[0], other) for other in fixed[1:])
+    assert not np.array_equal(fixed[0], member_split(1000, 1, 0, 0.1, split="fixed")[1])  # seed still matters
+    train, validation = member_split(1000, 0, 3, 0.2, split="none")
+    np.testing.assert_array_equal(train, np.arange(1000))
+    assert validation.size == 0
+
+
+def test_step_schedule_follows_study_002():
+    schedule = step_schedule(1e-3, [[80, 0.1], [120, 0.01], [160, 0.001], [180, 0.0005]])
+    rates = {epoch: schedule(epoch, None) for epoch in (0, 80, 81, 121, 161, 181)}
+    assert rates == pytest.approx({0: 1e-3, 80: 1e-3, 81: 1e-4, 121: 1e-5, 161: 1e-6, 181: 5e-7})
+
+
+def test_lr_schedule_sets_the_optimizers_rate_during_training():
+    model, _, _ = train_tiny(epochs=3, lr_schedule=[[0, 0.5], [1, 0.1]])  # epochs 0, 1, 2: 1, 0.5, 0.1 x 0.002
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0002)
+
+
+def test_without_early_stopping_or_keep_best_all_epochs_run_and_the_last_is_kept():
+    model, history, kept = train_tiny(epochs=4, patience=1, early_stopping=False, keep_best=False)
+    assert len(history["loss"]) == 4 and kept == 4
+
+
+def test_split_none_trains_on_everything_without_validation():
+    model, history, kept = train_tiny(epochs=2, split="none", early_stopping=False, keep_best=False)
+    assert sorted(history) == ["accuracy", "loss"] and kept == 2
+
+
+def test_standardize_uses_the_members_training_part_only():
+    x, y = tiny_data()
+    model, _, _ = train_tiny(epochs=1, normalize="standardize")
+    train_index, _ = member_split(len(x), 0, 0, 0.25)
+    normalization = model.layers[1]
+    assert isinstance(normalization, keras.layers.Normalization)
+    np.testing.assert_allclose(np.asarray(normalization.mean)[0], x[train_index].mean(axis=0), atol=1e-5)
+    assert not np.allclose(np.asarray(normalization.mean)[0], x.mean(axis=0), atol=1e-5)
+    assert standardizer(x).mean.shape == (1, 28, 28, 1)
+
+
+def test_max_params_stops_before_any_epoch():
+    with pytest.raises(PipelineError, match="parameters exceed max_params 100"):
+        train_tiny(max_params=100)

@@ -1,0 +1,137 @@
+"""A user's own labelled images: `.npz`, Kaggle-style `.csv`, and (opt-in) pickled `.npy` / `.pkl`.
+
+Every reader returns (features, target): features shaped (N, 28, 28) as float32, target
+shaped (N,) holding the file's own labels. Anything malformed is one PipelineError line
+naming the file and the problem.
+"""
+import os
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import PipelineError
+
+IMAGE_SHAPE = (28, 28)
+PICKLE_FORMATS = (".npy", ".pkl")  # only readable through pickle, which can run code from the file
+
+
+def load_user_file(path, allow_pickle=False):
+    """(features, target) from the user's file at `path`; pickle formats need `allow_pickle`."""
+    suffix = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        raise PipelineError(f"{path}: file not found (params.yaml dataset)")
+    if os.path.getsize(path) == 0:
+        raise PipelineError(f"{path}: the file is empty")
+    if suffix in PICKLE_FORMATS and not allow_pickle:
+        raise PipelineError(f"{path}: a {suffix} file can only be read with pickle, which can run code hidden in "
+                            "the file; convert it to .npz, or set allow_pickle: true in params.yaml if you trust it")
+    readers = {".npz": _read_npz, ".csv": _read_csv, ".npy": _read_pickled_npy, ".pkl": _read_pkl}
+    if suffix not in readers:
+        raise PipelineError(f"{path}: unsupported format {suffix!r}; allowed: {', '.join(readers)}")
+    features, target = readers[suffix](path)
+    return _check(features, target, path)
+
+
+def _read_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in ("features", "target") if key not in archive.files]
+            if missing:
+                raise PipelineError(f"{path}: no {' or '.join(repr(key) for key in missing)} array; "
+                                    f"the file has {', '.join(archive.files) or 'no arrays'}")
+            return archive["features"], archive["target"]
+    except PipelineError:
+        raise
+    except ValueError as error:  # object arrays need pickle
+        raise PipelineError(f"{path}: {str(error).splitlines()[0]}") from None
+    except Exception as error:  # zipfile.BadZipFile, OSError, EOFError: not a readable .npz
+        raise PipelineError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
+
+
+def _read_csv(path):
+    """A header row, a `label` column and 784 pixel columns (Kaggle's digit-recognizer train.csv)."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise PipelineError(f"{path}: not a readable CSV file ({str(error).splitlines()[0]})") from None
+    labels = [column for column in table.columns if column.strip().lower() == "label"]
+    if not labels:
+        raise PipelineError(f"{path}: no 'label' column in the header")
+    return _table_to_arrays(table, labels[0], path)
+
+
+def _table_to_arrays(table, label_column, path):
+    pixels = table.drop(columns=[label_column])
+    if pixels.shape[1] != np.prod(IMAGE_SHAPE):
+        raise PipelineError(f"{path}: {pixels.shape[1]} pixel columns; allowed: {np.prod(IMAGE_SHAPE)} (28x28)")
+    numeric = table.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna().to_numpy()
+    if bad.any():
+        row, column = map(int, np.argwhere(bad)[0])
+        raise PipelineError(f"{path}: row {row + 2}, column {table.columns[column]!r}: "
+                            f"{table.iat[row, column]!r} is not a number")
+    return numeric.drop(columns=[label_column]).to_numpy(), numeric[label_column].to_numpy()
+
+
+def _read_pickled_npy(path):
+    """Study 002's format: np.save of a dict {'features': ..., 'target': ...}."""
+    try:
+        content = np.load(path, allow_pickle=True)[()]
+    except Exception as error:
+        raise PipelineError(f"{path}: not a readable .npy file ({type(error).__name__}: {error})") from None
+    return _from_object(content, path)
+
+
+def _read_pkl(path):
+    """A pickled dict {'features', 'target'}, a (features, target) pair, or a DataFrame with a label column."""
+    try:
+        content = pd.read_pickle(path)
+    except Exception as error:
+        raise PipelineError(f"{path}: not a readable pickle ({type(error).__name__}: {error})") from None
+    if isinstance(content, pd.DataFrame):
+        labels = [column for column in content.columns if str(column).strip().lower() == "label"]
+        if not labels:
+            raise PipelineError(f"{path}: the pickled table has no 'label' column")
+        return _table_to_arrays(content, labels[0], path)
+    return _from_object(content, path)
+
+
+def _from_object(content, path):
+    if isinstance(content, dict) and "features" in content and "target" in content:
+        return content["features"], content["target"]
+    if isinstance(content, (tuple, list)) and len(content) == 2:
+        return content
+    raise PipelineError(f"{path}: holds a {type(content).__name__}; allowed: a dict with 'features' and "
+                        "'target', or a (features, target) pair")
+
+
+def _check(features, target, path):
+    try:
+        features = np.asarray(features, dtype=np.float32)
+        target = np.asarray(target, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise PipelineError(f"{path}: features and target must be numeric ({error})") from None
+    if target.ndim == 2 and target.shape[1] == 1:
+        target = target[:, 0]
+    if target.ndim != 1:
+        raise PipelineError(f"{path}: target has shape {target.shape}; allowed: (N,)")
+    if len(features) != len(target):
+        raise PipelineError(f"{path}: {len(features)} feature rows but {len(target)} targets")
+    if len(target) == 0:
+        raise PipelineError(f"{path}: holds no examples")
+    if features.shape[1:] in ((784,), (28, 28, 1)):
+        features = features.reshape(len(features), *IMAGE_SHAPE)
+    if features.shape[1:] != IMAGE_SHAPE:
+        raise PipelineError(f"{path}: features have shape {features.shape}; allowed: (N, 784), (N, 28, 28) "
+                            "or (N, 28, 28, 1)")
+    if not (np.isfinite(features).all() and np.isfinite(target).all()):
+        raise PipelineError(f"{path}: features or target hold NaN or infinite values")
+    if not np.array_equal(target, np.round(target)):
+        raise PipelineError(f"{path}: target holds non-integer labels such as {target[target != np.round(target)][0]}")
+    return features, target.astype(np.int64)
+
+
+def relabel(target):
+    """(labels mapped to 0..K-1 in sorted order, the original label of each new id)."""
+    originals, mapped = np.unique(target, return_inverse=True)
+    return mapped.astype(np.int64), [int(label) for label in originals]

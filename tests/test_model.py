@@ -34,7 +34,7 @@ def test_parameter_count(name, num_classes, expected):
     assert model.output_shape == (None, num_classes)
 
 
-@pytest.mark.parametrize("name", ["ensemble_cnn", "cnn_bn", "resnet_v1", "compact", "lenet_like", "vgg_like"])
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_each_architecture_trains_one_step(name):
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).uniform(0, 1, (8, 28, 28, 1)).astype(np.float32)
@@ -46,7 +46,6 @@ def test_each_architecture_trains_one_step(name):
 
 
 def test_deep_custom_builds_the_studys_shapes():
-    # too big to train in the test suite on a CPU: its shapes and count are checked instead
     model = build_model(ARCHITECTURES["deep_custom"], (28, 28, 1), 10, name="deep_custom")
     conv_shapes = [tuple(layer.output.shape[1:]) for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert conv_shapes == [(26, 26, 64), (24, 24, 128), (22, 22, 256), (20, 20, 512), (17, 17, 768),

@@ -91,7 +91,7 @@ def training_curves(curves):
         color = colors(index % 10)
         for axis, metric in zip(axes, ("loss", "accuracy")):
             axis.plot(rows["epoch"], rows[metric], color=color, label=f"member {member}")
-            if f"val_{metric}" in rows:  # no validation curve with split: none
+            if rows[f"val_{metric}"].notna().any():  # no validation curve with split: none
                 axis.plot(rows["epoch"], rows[f"val_{metric}"], color=color, linestyle="--")
     for axis, metric in zip(axes, ("Loss", "Accuracy")):
         axis.set_xlabel("Epoch")

@@ -40,7 +40,8 @@ def evaluate_member(member, data):
            "test_loss": log_loss(test_probabilities, data["y_test"]),
            "train_accuracy": at_best["accuracy"], "val_accuracy": at_best["val_accuracy"],
            "test_accuracy": accuracy(test_probabilities, data["y_test"])}
-    curves = [{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] for key in history}}
+    curves = [{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] if key in history else float("nan")
+                                                         for key in HISTORY_KEYS}}
               for epoch in range(len(history["loss"]))]
     return row, curves, train_probabilities, test_probabilities
 
@@ -64,7 +65,7 @@ def main(argv=None):
     with atomic_path(os.path.join("reports", "members.csv")) as temporary:
         table.to_csv(temporary, index_label="member", float_format="%.5f")
     write_json(os.path.join("reports", "members.json"),
-               {name: {key: round(float(value), 6) for key, value in values.items()}
+               {name: {key: None if np.isnan(value) else round(float(value), 6) for key, value in values.items()}
                 for name, values in table.to_dict(orient="index").items()})
     with atomic_path(os.path.join("reports", "training_curves.csv")) as temporary:
         pd.DataFrame(curves).to_csv(temporary, index=False, float_format="%.6f")

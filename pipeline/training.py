@@ -6,7 +6,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from pipeline.model import build_model, compile_model
+from pipeline.errors import PipelineError
+from pipeline.model import KERAS2_LEARNING_RATES, build_model, compile_model
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -35,8 +36,9 @@ def member_split(num_examples, seed, member, validation_fraction, split="per_mem
     order = np.random.default_rng(split_seed).permutation(num_examples)
     num_validation = int(round(num_examples * validation_fraction))
     if num_validation < 1 or num_validation >= num_examples:
-        raise ValueError(f"validation_fraction {validation_fraction} of {num_examples} examples "
-                         "leaves an empty train or validation part")
+        raise PipelineError(f"params.yaml: train.validation_fraction: {validation_fraction} of {num_examples} "
+                            "images leaves an empty train or validation part; allowed: a fraction that leaves "
+                            "at least one image in each (or a larger limit)")
     return np.sort(order[num_validation:]), np.sort(order[:num_validation])
 
 
@@ -153,7 +155,7 @@ def train_member(x, y, num_classes, *, member, seed, architecture, arch, epochs,
     if early_stopping:
         own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
     if lr_schedule:
-        base_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        base_rate = KERAS2_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
         own_callbacks.append(keras.callbacks.LearningRateScheduler(step_schedule(base_rate, lr_schedule)))
     validation = (x[validation_index], y[validation_index]) if len(validation_index) else None
     history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=validation,

@@ -24,7 +24,7 @@ def test_member_split_depends_on_member_and_seed_only():
 
 
 def test_member_split_refuses_an_empty_part():
-    with pytest.raises(ValueError, match="leaves an empty train or validation part"):
+    with pytest.raises(PipelineError, match=r"params.yaml: train.validation_fraction: 0.1 of 3 images leaves an empty train or validation part; allowed: "):
         member_split(3, 0, 0, 0.1)
 
 

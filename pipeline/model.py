@@ -133,9 +133,9 @@ def build_model(architecture, input_shape, num_classes, *, name="model", activat
         reason = str(error).splitlines()[0]
         raise PipelineError(f"architectures.{name}: does not fit input {input_shape}: {reason}") from None
     model = keras.Model(inputs, outputs, name=name)
-    budget = count_params(model)
-    if max_params is not None and budget > max_params:
-        raise PipelineError(f"architectures.{name}: {budget:,} parameters exceed max_params {max_params:,}")
+    count = count_params(model)
+    if max_params is not None and count > max_params:
+        raise PipelineError(f"architectures.{name}: {count:,} parameters exceed max_params {max_params:,}")
     return model
 
 

@@ -10,13 +10,13 @@ import yaml
 
 from pipeline.datasets import DATASETS
 from pipeline.errors import PipelineError
+from pipeline.metrics import ENSEMBLE_METHODS
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # see pipeline.training.choose_precision
 USER_FORMATS = (".npz", ".csv", ".npy", ".pkl")  # see pipeline.user_data
 NORMALIZE = ("scale", "standardize")
 SPLITS = ("per_member", "fixed", "none")
 OPTIMIZERS = ("nadam", "adam", "adadelta", "sgd")
-ENSEMBLE_METHODS = ("mean", "vote")
 
 
 def _is_int(value):

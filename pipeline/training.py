@@ -18,7 +18,12 @@ def member_seed(seed, member):
     SeedSequence mixes both numbers, so members 1 and 2 of seed 0 do not share
     streams with members 0 and 1 of seed 1, as `seed + member` would.
     """
-    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0])
+    return seed32(seed, member)
+
+
+def seed32(*entropy):
+    """A 32-bit seed mixed from the integers `entropy` by NumPy's SeedSequence."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0])
 
 
 def member_split(num_examples, seed, member, validation_fraction, split="per_member"):
@@ -31,8 +36,7 @@ def member_split(num_examples, seed, member, validation_fraction, split="per_mem
         return np.arange(num_examples), np.arange(0)
     if split not in ("per_member", "fixed"):
         raise ValueError(f"split {split!r} is not one of per_member, fixed, none")
-    split_seed = member_seed(seed, member) if split == "per_member" else int(
-        np.random.SeedSequence([seed]).generate_state(1)[0])
+    split_seed = member_seed(seed, member) if split == "per_member" else seed32(seed)
     order = np.random.default_rng(split_seed).permutation(num_examples)
     num_validation = int(round(num_examples * validation_fraction))
     if num_validation < 1 or num_validation >= num_examples:
@@ -149,9 +153,8 @@ def train_member(x, y, num_classes, *, member, seed, architecture, arch, epochs,
     model = compile_model(build_model(architecture, x.shape[1:], num_classes, name=arch, activation=activation,
                                       dropout=dropout, max_params=max_params, normalization=normalization),
                           optimizer, learning_rate)
-    own_callbacks = []
-    if keep_best:
-        own_callbacks.append(KeepBestWeights())
+    best = KeepBestWeights() if keep_best else None
+    own_callbacks = [best] if best else []
     if early_stopping:
         own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
     if lr_schedule:
@@ -160,7 +163,7 @@ def train_member(x, y, num_classes, *, member, seed, architecture, arch, epochs,
     validation = (x[validation_index], y[validation_index]) if len(validation_index) else None
     history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=validation,
                         callbacks=[*own_callbacks, *callbacks], verbose=verbose).history
-    kept_epoch = own_callbacks[0].best_epoch if keep_best else len(history["loss"])
+    kept_epoch = best.best_epoch if best else len(history["loss"])
     return model, history, kept_epoch
 
 

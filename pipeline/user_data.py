@@ -25,27 +25,25 @@ def load_user_file(path, allow_pickle=False):
     if suffix in PICKLE_FORMATS and not allow_pickle:
         raise PipelineError(f"{path}: a {suffix} file can only be read with pickle, which can run code hidden in "
                             "the file; convert it to .npz, or set allow_pickle: true in params.yaml if you trust it")
-    readers = {".npz": _read_npz, ".csv": _read_csv, ".npy": _read_pickled_npy, ".pkl": _read_pkl}
-    if suffix not in readers:
-        raise PipelineError(f"{path}: unsupported format {suffix!r}; allowed: {', '.join(readers)}")
-    features, target = readers[suffix](path)
+    if suffix not in READERS:
+        raise PipelineError(f"{path}: unsupported format {suffix!r}; allowed: {', '.join(READERS)}")
+    features, target = READERS[suffix](path)
     return _check(features, target, path)
 
 
 def _read_npz(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in ("features", "target") if key not in archive.files]
-            if missing:
-                raise PipelineError(f"{path}: no {' or '.join(repr(key) for key in missing)} array; "
-                                    f"the file has {', '.join(archive.files) or 'no arrays'}")
-            return archive["features"], archive["target"]
-    except PipelineError:
-        raise
+            arrays = {name: archive[name] for name in archive.files}
     except ValueError as error:  # object arrays need pickle
         raise PipelineError(f"{path}: {str(error).splitlines()[0]}") from None
     except Exception as error:  # zipfile.BadZipFile, OSError, EOFError: not a readable .npz
         raise PipelineError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
+    missing = [key for key in ("features", "target") if key not in arrays]
+    if missing:
+        raise PipelineError(f"{path}: no {' or '.join(repr(key) for key in missing)} array; "
+                            f"the file has {', '.join(arrays) or 'no arrays'}")
+    return arrays["features"], arrays["target"]
 
 
 def _read_csv(path):
@@ -54,13 +52,15 @@ def _read_csv(path):
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise PipelineError(f"{path}: not a readable CSV file ({str(error).splitlines()[0]})") from None
-    labels = [column for column in table.columns if column.strip().lower() == "label"]
+    return _table_to_arrays(table, path, "no 'label' column in the header")
+
+
+def _table_to_arrays(table, path, no_label_message):
+    """(pixels, labels) of a table with a `label` column (any case) and 784 numeric pixel columns."""
+    labels = [column for column in table.columns if str(column).strip().lower() == "label"]
     if not labels:
-        raise PipelineError(f"{path}: no 'label' column in the header")
-    return _table_to_arrays(table, labels[0], path)
-
-
-def _table_to_arrays(table, label_column, path):
+        raise PipelineError(f"{path}: {no_label_message}")
+    label_column = labels[0]
     pixels = table.drop(columns=[label_column])
     if pixels.shape[1] != np.prod(IMAGE_SHAPE):
         raise PipelineError(f"{path}: {pixels.shape[1]} pixel columns; allowed: {np.prod(IMAGE_SHAPE)} (28x28)")
@@ -89,10 +89,7 @@ def _read_pkl(path):
     except Exception as error:
         raise PipelineError(f"{path}: not a readable pickle ({type(error).__name__}: {error})") from None
     if isinstance(content, pd.DataFrame):
-        labels = [column for column in content.columns if str(column).strip().lower() == "label"]
-        if not labels:
-            raise PipelineError(f"{path}: the pickled table has no 'label' column")
-        return _table_to_arrays(content, labels[0], path)
+        return _table_to_arrays(content, path, "the pickled table has no 'label' column")
     return _from_object(content, path)
 
 
@@ -103,6 +100,9 @@ def _from_object(content, path):
         return content
     raise PipelineError(f"{path}: holds a {type(content).__name__}; allowed: a dict with 'features' and "
                         "'target', or a (features, target) pair")
+
+
+READERS = {".npz": _read_npz, ".csv": _read_csv, ".npy": _read_pickled_npy, ".pkl": _read_pkl}
 
 
 def _check(features, target, path):

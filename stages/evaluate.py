@@ -30,19 +30,19 @@ def evaluate_member(member, data):
         raise PipelineError(f"{model_path}: missing; run `dvc repro train@{member}`")
     model = keras.models.load_model(model_path)
     history = read_history(log_dir)
+    epochs = len(history["loss"])  # val_* are NaN when the run had no validation set (split: none)
+    history = {key: history.get(key, [float("nan")] * epochs) for key in HISTORY_KEYS}
     best_epoch = int(read_json(os.path.join(log_dir, "metrics.json"))["best_epoch"])
     train_probabilities = model.predict(data["x_train"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     test_probabilities = model.predict(data["x_test"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
-    # NaN for val_* when the run had no validation set (split: none)
-    at_best = {key: history[key][best_epoch - 1] if key in history else float("nan") for key in HISTORY_KEYS}
+    at_best = {key: history[key][best_epoch - 1] for key in HISTORY_KEYS}
     row = {"member": member, "best_epoch": best_epoch,
            "train_loss": at_best["loss"], "val_loss": at_best["val_loss"],
            "test_loss": log_loss(test_probabilities, data["y_test"]),
            "train_accuracy": at_best["accuracy"], "val_accuracy": at_best["val_accuracy"],
            "test_accuracy": accuracy(test_probabilities, data["y_test"])}
-    curves = [{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] if key in history else float("nan")
-                                                         for key in HISTORY_KEYS}}
-              for epoch in range(len(history["loss"]))]
+    curves = [{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] for key in HISTORY_KEYS}}
+              for epoch in range(epochs)]
     return row, curves, train_probabilities, test_probabilities
 
 

@@ -107,3 +107,10 @@ def test_the_studies_settings_are_valid(params):
                  "max_params": 50_000, "activation": "relu", "dropout": 0.2}
     validate(study_003)
     validate({**params, "dataset": "my data/digits.CSV"})  # a path to the user's own file
+
+
+def test_allowed_lists_agree_with_the_code_that_uses_them():
+    # params.py keeps its own copies so that checking params imports neither Keras nor pandas
+    from pipeline import model, params as params_module, user_data
+    assert set(params_module.OPTIMIZERS) == set(model.OPTIMIZERS) == set(model.KERAS2_LEARNING_RATES)
+    assert params_module.USER_FORMATS == tuple(user_data.READERS)

@@ -40,7 +40,7 @@ def load_data(dataset, limit):
     with tempfile.TemporaryDirectory() as directory:
         fetch(dataset, os.path.join(directory, dataset))
         x_train, y_train, x_test, y_test = load_raw(os.path.join(directory, dataset))
-    return scale(x_train[:limit]), y_train[:limit].astype("int64"), scale(x_test), y_test.astype("int64")
+    return scale(x_train[:limit], 255.0), y_train[:limit].astype("int64"), scale(x_test, 255.0), y_test.astype("int64")
 
 
 def build(way, params, num_classes):

@@ -4,7 +4,6 @@ import os
 
 import numpy as np
 import keras
-import tensorflow as tf
 
 from pipeline.errors import PipelineError
 from pipeline.model import KERAS2_LEARNING_RATES, build_model, compile_model
@@ -94,9 +93,15 @@ def choose_precision(requested, has_gpu, flags):
 
 
 def make_deterministic(seed):
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
+    """Seed Python, NumPy and the backend; on TensorFlow, also make its ops deterministic.
+
+    Only TensorFlow is imported here, so the same training code runs under Keras' JAX
+    backend (benchmarks/train_outside_dvc.py on a GPU machine without TensorFlow).
+    """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
 
 
 class KeepBestWeights(keras.callbacks.Callback):

@@ -1,0 +1,113 @@
+"""Train one architecture of params.yaml on all training images, outside DVC, on any Keras backend.
+
+    python benchmarks/train_outside_dvc.py --arch lenet_like --optimizer adadelta --epochs 20
+    KERAS_BACKEND=jax python benchmarks/train_outside_dvc.py --arch deep_custom \
+        --optimizer adadelta --epochs 20 --source-dir mnist_gz --output result.json
+
+Study 004's recipe (split=none, no early stopping, last epoch's weights) through the
+same model definition and training code as the train stage, then the test accuracy.
+It exists for machines where the pipeline cannot run: a lent GPU machine has JAX but no
+TensorFlow, and no registry to install it from, so the run goes through Keras' JAX
+backend there (README, "Reproduce the studies"). It prints figures and asserts nothing.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import keras  # noqa: E402  (after sys.path, so `pipeline` imports from this checkout)
+
+from pipeline.datasets import DATASETS, fetch, load_raw  # noqa: E402
+from pipeline.model import count_params  # noqa: E402
+from pipeline.params import load_params  # noqa: E402
+from pipeline.training import train_member  # noqa: E402
+from stages.prepare import scale  # noqa: E402
+
+
+class EpochTimes(keras.callbacks.Callback):
+    """Wall seconds of each epoch (the first one includes compilation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds, self._start = [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(round(time.perf_counter() - self._start, 2))
+
+
+def load_data(dataset, source_dir, limit):
+    environ = dict(os.environ)
+    if source_dir:
+        environ[DATASETS[dataset]["env"]] = source_dir
+    with tempfile.TemporaryDirectory() as directory:
+        fetch(dataset, os.path.join(directory, dataset), environ=environ)
+        x_train, y_train, x_test, y_test = load_raw(os.path.join(directory, dataset))
+    return (scale(x_train[:limit], 255.0), y_train[:limit].astype("int64"),  # IDX pixels are 0..255
+            scale(x_test[:limit], 255.0), y_test[:limit].astype("int64"))
+
+
+def device_name():
+    if keras.backend.backend() == "jax":
+        import jax
+        return str(jax.devices()[0].device_kind)
+    return platform.processor() or platform.machine()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", required=True, help="a key of `architectures` in params.yaml")
+    parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
+    parser.add_argument("--source-dir", help="folder with the dataset's four files (default: its variable, Debian, mirrors)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--optimizer", default="adadelta", help="nadam, adam, adadelta or sgd")
+    parser.add_argument("--learning-rate", type=float, help="default: the Keras 2 rate the studies ran with")
+    parser.add_argument("--precision", default="float32", help="a Keras dtype policy")
+    parser.add_argument("--limit", type=int, help="first N training and N test images (a quick look)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    params = load_params(os.path.join(ROOT, "params.yaml"))
+    if args.arch not in params["architectures"]:
+        raise ValueError(f"--arch {args.arch!r} is not in params.yaml architectures: "
+                         f"{', '.join(params['architectures'])}")
+
+    x_train, y_train, x_test, y_test = load_data(args.dataset, args.source_dir, args.limit)
+    num_classes = int(y_train.max()) + 1
+    epoch_times = EpochTimes()
+    start = time.perf_counter()
+    model, history, _ = train_member(
+        x_train, y_train, num_classes, member=0, seed=args.seed, architecture=params["architectures"][args.arch],
+        arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+        learning_rate=args.learning_rate, validation_fraction=params["train"]["validation_fraction"],
+        patience=1, split="none", early_stopping=False, keep_best=False, precision=args.precision,
+        callbacks=[epoch_times], verbose=2)
+    train_seconds = time.perf_counter() - start
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
+    figures = {
+        "arch": args.arch, "dataset": args.dataset, "parameters": count_params(model),
+        "backend": keras.backend.backend(), "device": device_name(), "precision": args.precision,
+        "optimizer": args.optimizer, "epochs": args.epochs, "batch_size": args.batch_size,
+        "train_images": len(x_train), "test_images": len(x_test),
+        "train_seconds": round(train_seconds, 1), "epoch_seconds": epoch_times.seconds,
+        "final_train_accuracy": round(float(history["accuracy"][-1]), 4),
+        "final_train_loss": round(float(history["loss"][-1]), 4),
+        "test_accuracy": round(float(test_accuracy), 4), "test_loss": round(float(test_loss), 4),
+    }
+    print(json.dumps(figures))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            json.dump(figures, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 import keras  # noqa: E402  (after sys.path, so `pipeline` imports from this checkout)
 
 from pipeline.datasets import DATASETS, fetch, load_raw  # noqa: E402
+from pipeline.files import write_json  # noqa: E402
 from pipeline.model import count_params  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 from pipeline.training import train_member  # noqa: E402
@@ -105,8 +106,7 @@ def main(argv=None):
     }
     print(json.dumps(figures))
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            json.dump(figures, handle, indent=1)
+        write_json(args.output, figures)  # temp file, then rename
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def choose_precision(requested, has_gpu, flags):
 def make_deterministic(seed):
     """Seed Python, NumPy and the backend; on TensorFlow, also make its ops deterministic.
 
-    Only TensorFlow is imported here, so the same training code runs under Keras' JAX
+    TensorFlow is imported only here, and only on that backend, so the same training code runs under Keras' JAX
     backend (benchmarks/train_outside_dvc.py on a GPU machine without TensorFlow).
     """
     keras.utils.set_random_seed(seed)

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Every stage in dvc.yaml runs through this file: `sh python.sh -m stages.<name>`.
+# DVC runs a stage's cmd with the caller's PATH, so a plain `python` there may be no
+# Python at all (a bare PATH) or another interpreter without this project's packages.
+# This picks the project's own interpreter, the first of:
+#   1. $PROJECT_PYTHON, if set (e.g. a conda environment's python);
+#   2. .venv/bin/python in the current folder or the nearest parent that has one
+#      (queued experiments run in .dvc/tmp/exps/<id>/ inside the project);
+#   3. python3 on PATH.
+if [ -n "${PROJECT_PYTHON:-}" ]; then
+  exec "$PROJECT_PYTHON" "$@"
+fi
+directory=$(pwd)
+while :; do
+  if [ -x "$directory/.venv/bin/python" ]; then
+    exec "$directory/.venv/bin/python" "$@"
+  fi
+  [ "$directory" = / ] && break
+  directory=$(dirname "$directory")
+done
+if command -v python3 >/dev/null 2>&1; then
+  exec python3 "$@"
+fi
+echo "python.sh: no .venv/bin/python in $(pwd) or its parents and no python3 on PATH; run 'bash install.sh' or set PROJECT_PYTHON" >&2
+exit 127

@@ -11,12 +11,12 @@ if [ -n "${PROJECT_PYTHON:-}" ]; then
   exec "$PROJECT_PYTHON" "$@"
 fi
 directory=$(pwd)
-while :; do
+while :; do  # shell built-ins only: this must work with an empty PATH
   if [ -x "$directory/.venv/bin/python" ]; then
     exec "$directory/.venv/bin/python" "$@"
   fi
-  [ "$directory" = / ] && break
-  directory=$(dirname "$directory")
+  [ -z "$directory" ] && break  # "" stands for / after the last strip
+  directory=${directory%/*}
 done
 if command -v python3 >/dev/null 2>&1; then
   exec python3 "$@"

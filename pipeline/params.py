@@ -6,7 +6,7 @@ would otherwise be silently ignored and the default used).
 """
 import difflib
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
 
 from pipeline.datasets import DATASETS
 from pipeline.errors import PipelineError
@@ -166,14 +166,23 @@ def validate(params, path="params.yaml"):
     return params
 
 
+def read_yaml(text):
+    """`text` parsed exactly as DVC parses params.yaml (dvc.utils.serialize.parse_yaml: ruamel.yaml, safe, YAML 1.2).
+
+    PyYAML (YAML 1.1) reads some scalars otherwise: `010` as 8, `1:30` as 90, `yes` as true, `1e-3` as a
+    string; then the code would train with values other than those dvc.lock records.
+    """
+    return YAML(typ="safe").load(text)
+
+
 def load_params(path="params.yaml"):
     """The validated contents of `path`."""
     try:
         with open(path, encoding="utf-8") as handle:
-            params = yaml.safe_load(handle)
+            params = read_yaml(handle.read())
     except FileNotFoundError:
         raise PipelineError(f"{path}: file not found") from None
-    except yaml.YAMLError as error:
+    except YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
         raise PipelineError(f"{path}: not valid YAML{line}: {getattr(error, 'problem', error)}") from None

@@ -1,12 +1,13 @@
-"""Shared fixtures: the project root and the real MNIST files beside the checkout."""
+"""Shared fixtures: the project root and real IDX files from the same sources the fetch stage uses."""
 import os
 import pathlib
 
 import pytest
 
+from pipeline.datasets import DATASETS, fetch, find_local_source
+from pipeline.errors import PipelineError
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# The real MNIST IDX files, shipped beside the checkout for offline development and CI.
-MNIST_DIR = pathlib.Path(os.environ.get("MNIST_DIR", ROOT.parent / "shared" / "datasets" / "mnist"))
 
 
 @pytest.fixture(autouse=True)
@@ -14,8 +15,32 @@ def _quiet_tensorflow(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-@pytest.fixture
-def mnist_dir():
-    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"real MNIST files not found in {MNIST_DIR}; set MNIST_DIR")
-    return MNIST_DIR
+@pytest.fixture(scope="session")
+def fashion_dir():
+    """Fashion-MNIST's four .gz IDX files: $FASHION_MNIST_DIR or Debian's package (install.sh installs it)."""
+    spec = DATASETS["fashion_mnist"]
+    directory = find_local_source("fashion_mnist", os.environ, spec["debian_dir"])
+    if directory is None or not all(os.path.exists(os.path.join(directory, f"{file}.gz"))
+                                    for file in ("t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte")):
+        pytest.skip(f"Fashion-MNIST's .gz files are neither in ${spec['env']} nor in {spec['debian_dir']}: "
+                    "apt-get install dataset-fashion-mnist (install.sh does) or set FASHION_MNIST_DIR")
+    return pathlib.Path(directory)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory):
+    """Real MNIST files: $MNIST_DIR (CI points it at ../shared/datasets/mnist), else the public mirrors.
+
+    Skipped, with the reason, only where neither can be reached.
+    """
+    if os.environ.get("MNIST_DIR"):
+        directory = pathlib.Path(os.environ["MNIST_DIR"])
+        if not directory.is_dir():
+            pytest.fail(f"MNIST_DIR={directory}: not a directory")
+        return directory
+    destination = tmp_path_factory.mktemp("mnist") / "files"
+    try:
+        fetch("mnist", str(destination), environ={}, timeout=30)
+    except PipelineError as error:
+        pytest.skip(f"MNIST not reachable (set MNIST_DIR to a folder with its IDX files): {error}")
+    return destination

@@ -19,6 +19,6 @@ def test_train_outside_dvc_trains_and_reports_the_test_accuracy(mnist_dir, tmp_p
     assert figures["test_accuracy"] > 0.5
 
 
-def test_train_outside_dvc_names_an_unknown_architecture(mnist_dir):
+def test_train_outside_dvc_names_an_unknown_architecture():
     with pytest.raises(ValueError, match="--arch 'lenet' is not in params.yaml architectures: ensemble_cnn"):
-        train_outside_dvc.main(["--arch", "lenet", "--source-dir", str(mnist_dir)])
+        train_outside_dvc.main(["--arch", "lenet"])

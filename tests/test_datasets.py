@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from pipeline.datasets import FILES, decompress, fetch, load_raw, parse_idx
+from pipeline.datasets import DATASETS, FILES, decompress, fetch, load_raw, parse_idx
 from pipeline.errors import PipelineError
 
 
@@ -45,19 +45,25 @@ def test_decompress_passes_plain_bytes_and_rejects_broken_gzip():
         decompress(gzip.compress(b"abc" * 1000)[:-20], "f.gz")
 
 
-def test_fetch_from_environment_folder(mnist_dir, tmp_path):
-    destination = tmp_path / "raw" / "mnist"
-    source = fetch("mnist", str(destination), environ={"MNIST_DIR": str(mnist_dir)}, mirrors=())
-    assert source == str(mnist_dir)
+@pytest.mark.parametrize("dataset, fixture, test_counts", [
+    ("fashion_mnist", "fashion_dir", [1000] * 10),
+    ("mnist", "mnist_dir", [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]),
+])
+def test_fetch_from_environment_folder(dataset, fixture, test_counts, request, tmp_path):
+    folder = request.getfixturevalue(fixture)
+    destination = tmp_path / "raw" / dataset
+    source = fetch(dataset, str(destination), environ={DATASETS[dataset]["env"]: str(folder)}, debian_dir=None,
+                   mirrors=())
+    assert source == str(folder)
     assert sorted(os.listdir(destination)) == sorted(FILES)
     x_train, y_train, x_test, y_test = load_raw(str(destination))
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
-    assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert np.bincount(y_test).tolist() == test_counts
 
 
-def corrupt_copy(mnist_dir, tmp_path, file, transform):
+def corrupt_copy(fashion_dir, tmp_path, file, transform):
     broken = tmp_path / "broken"
-    shutil.copytree(mnist_dir, broken)
+    shutil.copytree(fashion_dir, broken)
     path = broken / f"{file}.gz"
     os.chmod(path, 0o644)
     path.write_bytes(transform(path.read_bytes()))
@@ -70,11 +76,12 @@ def corrupt_copy(mnist_dir, tmp_path, file, transform):
     (lambda raw: gzip.compress(gzip.decompress(raw)[:-1] + b"\x01"), "sha256 of the decompressed bytes"),
     (lambda raw: b"not gzip at all", "bad IDX magic number"),
 ])
-def test_fetch_rejects_corrupt_file_and_leaves_nothing(mnist_dir, tmp_path, transform, message):
-    broken = corrupt_copy(mnist_dir, tmp_path, "t10k-labels-idx1-ubyte", transform)
-    destination = tmp_path / "raw" / "mnist"
+def test_fetch_rejects_corrupt_file_and_leaves_nothing(fashion_dir, tmp_path, transform, message):
+    broken = corrupt_copy(fashion_dir, tmp_path, "t10k-labels-idx1-ubyte", transform)
+    destination = tmp_path / "raw" / "fashion_mnist"
     with pytest.raises(PipelineError) as error:
-        fetch("mnist", str(destination), environ={"MNIST_DIR": str(broken)}, mirrors=())
+        fetch("fashion_mnist", str(destination), environ={"FASHION_MNIST_DIR": str(broken)}, debian_dir=None,
+              mirrors=())
     assert "t10k-labels-idx1-ubyte" in str(error.value) and message in str(error.value)
     assert "\n" not in str(error.value)
     assert os.listdir(tmp_path / "raw") == []  # no partial folder, no temporary left
@@ -97,14 +104,14 @@ def test_fetch_environment_variable_must_name_a_folder(tmp_path):
         fetch("mnist", str(tmp_path / "out"), environ={"MNIST_DIR": str(tmp_path / "nowhere")}, mirrors=())
 
 
-def test_fetch_downloads_from_a_mirror(mnist_dir, tmp_path):
+def test_fetch_downloads_from_a_mirror(fashion_dir, tmp_path):
     """The real download code, against a mirror served on loopback from the real files."""
-    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(mnist_dir))  # noqa: E731
+    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(fashion_dir))  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         mirror = f"http://127.0.0.1:{server.server_address[1]}/"
-        source = fetch("mnist", str(tmp_path / "out"), environ={}, debian_dir=None,
+        source = fetch("fashion_mnist", str(tmp_path / "out"), environ={}, debian_dir=None,
                        mirrors=("http://127.0.0.1:9/", mirror), timeout=10)
     finally:
         server.shutdown()

@@ -1,5 +1,7 @@
 import copy
 import os
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -86,6 +88,35 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         load_params(str(path))
     with pytest.raises(PipelineError, match=r"nope.yaml: file not found"):
         load_params(str(tmp_path / "nope.yaml"))
+
+
+@pytest.mark.parametrize("pattern, line, key, value, message", [
+    (r"^seed: .*$", "seed: 010", "seed", 10, None),  # PyYAML (YAML 1.1): octal, 8
+    (r"^  learning_rate: .*$", "  learning_rate: 1e-3", "train.learning_rate", 0.001, None),  # PyYAML: '1e-3'
+    (r"^epochs: .*$", "epochs: 1:30", "epochs", "1:30",  # PyYAML: sexagesimal, 90
+     "params.yaml: epochs: '1:30' is not allowed; allowed: an integer >= 1"),
+    (r"^allow_pickle: .*$", "allow_pickle: yes", "allow_pickle", "yes",  # PyYAML: true
+     "params.yaml: allow_pickle: 'yes' is not allowed; allowed: true or false"),
+])
+def test_params_are_read_as_dvc_reads_them(tmp_path, monkeypatch, pattern, line, key, value, message):
+    """What the stages train with must be what dvc.lock records: the code parses params.yaml as DVC does."""
+    from dvc.utils.serialize import parse_yaml
+
+    text, count = re.subn(pattern, line, (ROOT / "params.yaml").read_text(), count=1, flags=re.MULTILINE)
+    assert count == 1
+    monkeypatch.chdir(tmp_path)
+    pathlib.Path("params.yaml").write_text(text)
+    section, _, name = key.rpartition(".")
+    dvc_reads = parse_yaml(text, "params.yaml")
+    dvc_reads = dvc_reads[section][name] if section else dvc_reads[name]
+    assert dvc_reads == value
+    if message is None:
+        ours = load_params()
+        assert (ours[section][name] if section else ours[name]) == value
+    else:
+        with pytest.raises(PipelineError) as error:
+            load_params()
+        assert str(error.value) == message
 
 
 def test_stage_with_bad_params_exits_non_zero_with_one_line_and_writes_nothing(tmp_path, params):

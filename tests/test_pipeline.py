@@ -16,14 +16,19 @@ import yaml
 
 from conftest import ROOT
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pipeline", "stages", ".dvc/config", ".dvc/.gitignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "python.sh", "pipeline", "stages", ".dvc/config", ".dvc/.gitignore",
                  ".dvc/plots", ".dvcignore", ".gitignore"]
 
 
-def run(repo, *command, check=True):
-    """Run a command in `repo` with this interpreter's environment first on PATH; return its output."""
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
-           "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+# What a new user's shell may have: a bare PATH (plus git's folder, wherever it is), nothing of this interpreter's.
+BARE_PATH = os.pathsep.join(dict.fromkeys(["/usr/bin", "/bin", os.path.dirname(shutil.which("git"))]))
+PASSED_ON = ("HOME", "TMPDIR", "MNIST_DIR", "FASHION_MNIST_DIR")
+
+
+def run(repo, *command, check=True, path=BARE_PATH):
+    """Run a command in `repo` with a bare environment (`path` as PATH); return its output."""
+    env = {**{name: os.environ[name] for name in PASSED_ON if name in os.environ},
+           "PATH": path, "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
     output = result.stdout + result.stderr
     if check and result.returncode != 0:
@@ -31,8 +36,9 @@ def run(repo, *command, check=True):
     return output
 
 
-def dvc(repo, *arguments, check=True):
-    return run(repo, sys.executable, "-m", "dvc", *arguments, check=check)
+def dvc(repo, *arguments, check=True, path=BARE_PATH):
+    """`.venv/bin/dvc ...` in `repo`, as the README starts it."""
+    return run(repo, str(repo / ".venv" / "bin" / "dvc"), *arguments, check=check, path=path)
 
 
 def ran(output):
@@ -49,6 +55,8 @@ def make_project(repo, **changes):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params.update(changes)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # The project's virtual environment, as install.sh makes it: here, the one running the tests.
+    (repo / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     run(repo, "git", "init", "-q")
     run(repo, "git", "config", "user.email", "test@example.com")
     run(repo, "git", "config", "user.name", "test")
@@ -232,3 +240,68 @@ def test_study_004_setting_trains_without_validation(study_repo):
     assert json.loads((study_repo / "reports" / "members.json").read_text())["member_0"]["val_loss"] is None
     dvc(study_repo, "plots", "show", "-o", "plots_page")  # validation curves are empty, not an error
     assert "Training loss per member" in (study_repo / "plots_page" / "index.html").read_text()
+
+
+def test_stages_run_with_the_projects_python_whatever_python_is_first_on_path(tmp_path):
+    """The README's `.venv/bin/dvc repro` with an unrelated `python` and `python3` first on PATH."""
+    impostors = tmp_path / "impostors"
+    impostors.mkdir()
+    for name in ("python", "python3"):
+        (impostors / name).write_text("#!/bin/sh\necho 'wrong python' >&2\nexit 3\n")
+        (impostors / name).chmod(0o755)
+    project = make_project(tmp_path / "project", limit=600)
+    output = dvc(project, "repro", "prepare", path=f"{impostors}{os.pathsep}{BARE_PATH}")
+    assert ran(output) == ["fetch", "prepare"] and "wrong python" not in output
+
+
+def test_python_sh_prefers_project_python_then_the_nearest_venv_then_python3(tmp_path):
+    def fake_python(path, says):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"#!/bin/sh\necho {says} \"$@\"\n")
+        path.chmod(0o755)
+
+    def python_sh(cwd, **env):
+        result = subprocess.run(["/bin/sh", str(ROOT / "python.sh"), "-m", "stages.fetch"], cwd=cwd, env=env,
+                                capture_output=True, text=True)
+        return result.returncode, (result.stdout + result.stderr).strip()
+
+    fake_python(tmp_path / "project" / ".venv" / "bin" / "python", "venv")
+    queued = tmp_path / "project" / ".dvc" / "tmp" / "exps" / "run1"  # where a queued experiment runs
+    queued.mkdir(parents=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert python_sh(queued, PATH=str(empty)) == (0, "venv -m stages.fetch")
+    fake_python(tmp_path / "conda" / "python", "conda")
+    assert python_sh(queued, PATH=str(empty), PROJECT_PYTHON=str(tmp_path / "conda" / "python"))[1] == \
+        "conda -m stages.fetch"
+    fake_python(tmp_path / "bin" / "python3", "path")
+    assert python_sh(empty, PATH=str(tmp_path / "bin")) == (0, "path -m stages.fetch")
+    code, message = python_sh(empty, PATH=str(empty))
+    assert code == 127 and message == (f"python.sh: no .venv/bin/python in {empty} or its parents and no python3 "
+                                       "on PATH; run 'bash install.sh' or set PROJECT_PYTHON")
+
+
+def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_path):
+    """Clone A trains member 0, clone B member 1, each pushes; clone C pulls and trains nothing.
+
+    C's metrics equal those of `repo`, where one machine trained both members.
+    """
+    remote = tmp_path / "remote"  # a real DVC remote: a local folder
+
+    def clone(name, members):
+        project = make_project(tmp_path / name, limit=600, members=members, epochs=1)
+        dvc(project, "remote", "modify", "--local", "storage", "url", str(remote))
+        return project
+
+    for name, member in (("a", 0), ("b", 1)):
+        project = clone(name, [member])
+        assert ran(dvc(project, "repro", f"train@{member}")) == ["fetch", "prepare", f"train@{member}"]
+        dvc(project, "push", "--run-cache")
+    shared = clone("c", [0, 1])
+    dvc(shared, "fetch", "--run-cache")  # the run-cache entries; `repro --pull` then gets the files they name
+    output = dvc(shared, "repro", "--pull")
+    assert ran(output) == ["ensemble", "evaluate", "report"], output  # only what needs both members
+    for stage in ("fetch", "prepare", "train@0", "train@1"):
+        assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in output
+    for metrics in ("reports/metrics.json", "reports/members.json"):
+        assert json.loads((shared / metrics).read_text()) == json.loads(run(repo, "git", "show", f"HEAD:{metrics}"))

@@ -1,0 +1,56 @@
+"""The committed baseline: dvc.lock and the reports in git are what the committed dvc.yaml and params.yaml make."""
+import hashlib
+import json
+import subprocess
+import sys
+
+import yaml
+
+from conftest import ROOT
+
+
+def read_yaml(name):
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def lookup(params, dotted_key):
+    value = params
+    for part in dotted_key.split("."):
+        value = value[part]
+    return value
+
+
+def test_committed_lock_was_produced_with_the_committed_params_and_commands():
+    lock, pipeline, params = read_yaml("dvc.lock"), read_yaml("dvc.yaml"), read_yaml("params.yaml")
+    expected = [name for name in pipeline["stages"] if name != "train"] + [f"train@{m}" for m in params["members"]]
+    assert sorted(lock["stages"]) == sorted(expected)
+    for name, stage in lock["stages"].items():
+        definition = pipeline["stages"][name.split("@")[0]]
+        definition = definition.get("do", definition)  # a foreach stage
+        assert stage["cmd"] == definition["cmd"].replace("${item}", name.partition("@")[2]), name
+        listed = [key.replace("${arch}", params["arch"]) for key in definition["params"]]
+        recorded = stage["params"]["params.yaml"]
+        assert sorted(recorded) == sorted(listed), name
+        for key in listed:
+            assert recorded[key] == lookup(params, key), f"{name}: {key}"
+
+
+def test_committed_reports_are_the_outputs_the_lock_records():
+    lock = read_yaml("dvc.lock")
+    checked = []
+    for stage in lock["stages"].values():
+        for out in stage["outs"]:
+            path = ROOT / out["path"]
+            if path.is_file():  # the ones in git, and in a workspace after `dvc repro` the cached ones too
+                assert hashlib.md5(path.read_bytes()).hexdigest() == out["md5"], out["path"]
+                checked.append(out["path"])
+    assert {"reports/metrics.json", "reports/members.json", "reports/report.md", "reports/per_class.csv",
+            "reports/test_predictions.csv", "reports/training_curves.csv"} <= set(checked)
+
+
+def test_dvc_metrics_show_prints_the_baseline():
+    shown = subprocess.run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    metrics = json.loads(shown)[""]["data"]["reports/metrics.json"]["data"]
+    assert metrics == json.loads((ROOT / "reports" / "metrics.json").read_text())
+    assert metrics["ensemble"]["test_accuracy"] > 0.9  # ten members on all of Fashion-MNIST

@@ -128,6 +128,25 @@ def test_second_repro_skips_every_stage(repo):
     assert ran(output) == [] and "Data and pipelines are up to date." in output
 
 
+@pytest.mark.parametrize("setting, refusal", [
+    ("epochs=1.5", "params.yaml: epochs: 1.5 is not allowed; allowed: an integer >= 1"),
+    ("ensemble.method=median", "params.yaml: ensemble.method: 'median' is not allowed; allowed: one of mean, vote"),
+    ("report.dpi=0", "params.yaml: report.dpi: 0 is not allowed; allowed: an integer from 1 to 600"),
+])
+def test_a_refused_value_costs_no_result(repo, setting, refusal):
+    """DVC deletes a stage's outputs before the stage refuses the value; the next good repro restores them
+    from the run-cache, byte for byte, without training."""
+    kept = ["models/member_0.keras", "models/member_1.keras", "reports/metrics.json", "reports/members.json",
+            "reports/test_predictions.csv", "reports/training_curves.csv", "dvc.lock"]
+    before = {path: (repo / path).read_bytes() for path in kept}
+    output = dvc(repo, "exp", "run", "-S", setting, check=False)
+    assert f"error: {refusal}" in output
+    run(repo, "git", "checkout", "params.yaml")
+    output = dvc(repo, "repro")
+    assert not [stage for stage in ran(output) if stage != "report"], output  # the report is not run-cached
+    assert {path: (repo / path).read_bytes() for path in kept} == before
+
+
 def test_metrics_and_plots_commands_work(repo):
     shown = json.loads(dvc(repo, "metrics", "show", "--json"))
     assert "ensemble" in json.dumps(shown)
@@ -177,7 +196,8 @@ def test_grid_search_is_a_queued_dvc_sweep(repo):
     output = dvc(repo, "exp", "run", "--queue", "-S", "members=[0]", "-S", "arch=compact",
                  "-S", "activation=relu,sigmoid", "-S", "dropout=0.2,0.4")
     assert output.count("Queued experiment") == 4, output
-    dvc(repo, "queue", "start")
+    # DVC starts queue workers as `dvc` from PATH, so this needs the venv on PATH, as after `source .venv/bin/activate`
+    dvc(repo, "queue", "start", path=f"{repo / '.venv' / 'bin'}{os.pathsep}{BARE_PATH}")
     deadline = time.time() + 600
     while time.time() < deadline:
         status = dvc(repo, "queue", "status")

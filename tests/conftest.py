@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from pipeline.datasets import DATASETS, fetch, find_local_source
+from pipeline.datasets import DATASETS, FILES, fetch, find_local_source
 from pipeline.errors import PipelineError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -20,8 +20,7 @@ def fashion_dir():
     """Fashion-MNIST's four .gz IDX files: $FASHION_MNIST_DIR or Debian's package (install.sh installs it)."""
     spec = DATASETS["fashion_mnist"]
     directory = find_local_source("fashion_mnist", os.environ, spec["debian_dir"])
-    if directory is None or not all(os.path.exists(os.path.join(directory, f"{file}.gz"))
-                                    for file in ("t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte")):
+    if directory is None or not all(os.path.exists(os.path.join(directory, f"{file}.gz")) for file in FILES):
         pytest.skip(f"Fashion-MNIST's .gz files are neither in ${spec['env']} nor in {spec['debian_dir']}: "
                     "apt-get install dataset-fashion-mnist (install.sh does) or set FASHION_MNIST_DIR")
     return pathlib.Path(directory)

@@ -4,13 +4,13 @@ import json
 import subprocess
 import sys
 
-import yaml
-
 from conftest import ROOT
+from pipeline.params import read_yaml as parse
 
 
 def read_yaml(name):
-    return yaml.safe_load((ROOT / name).read_text())
+    """`name` read as DVC reads it, so params compare with what dvc.lock records."""
+    return parse((ROOT / name).read_text())
 
 
 def lookup(params, dotted_key):

@@ -8,6 +8,10 @@
 #      (queued experiments run in .dvc/tmp/exps/<id>/ inside the project);
 #   3. python3 on PATH.
 if [ -n "${PROJECT_PYTHON:-}" ]; then
+  if ! command -v "$PROJECT_PYTHON" >/dev/null 2>&1; then
+    echo "python.sh: PROJECT_PYTHON=$PROJECT_PYTHON is not an executable; allowed: the path or command name of a Python with this project's packages" >&2
+    exit 127
+  fi
   exec "$PROJECT_PYTHON" "$@"
 fi
 directory=$(pwd)

@@ -119,11 +119,24 @@ def _download(url, timeout):
 
 
 def find_local_source(dataset, environ, debian_dir):
-    """The first local folder that holds all four files, or None."""
-    candidates = [environ.get(DATASETS[dataset]["env"]), debian_dir]
-    for directory in candidates:
-        if directory and all(_local_path(directory, file) for file in FILES):
-            return directory
+    """The local folder to read: the one the dataset's variable names, else the Debian folder if it
+    holds all four files, else None.
+
+    A variable the user set must work: a folder that lacks a file is an error, not a reason to
+    read other files silently.
+    """
+    variable = DATASETS[dataset]["env"]
+    env_dir = environ.get(variable)
+    if env_dir:
+        if not os.path.isdir(env_dir):
+            raise PipelineError(f"{variable}={env_dir}: not a directory")
+        missing = [file for file in FILES if not _local_path(env_dir, file)]
+        if missing:
+            raise PipelineError(f"{variable}={env_dir}: lacks {', '.join(missing)}; allowed: a folder holding "
+                                f"all four of {', '.join(FILES)} (each may be .gz)")
+        return env_dir
+    if debian_dir and all(_local_path(debian_dir, file) for file in FILES):
+        return debian_dir
     return None
 
 
@@ -139,9 +152,6 @@ def fetch(dataset, destination, environ=None, debian_dir="default", mirrors=None
     debian_dir = spec["debian_dir"] if debian_dir == "default" else debian_dir
     mirrors = spec["mirrors"] if mirrors is None else mirrors
 
-    env_dir = environ.get(spec["env"])
-    if env_dir and not os.path.isdir(env_dir):
-        raise PipelineError(f"{spec['env']}={env_dir}: not a directory")
     local = find_local_source(dataset, environ, debian_dir)
 
     if os.path.isdir(destination):

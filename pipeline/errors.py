@@ -2,14 +2,20 @@
 import sys
 
 
-class PipelineError(ValueError):
-    """Bad params or bad input data: reported as one line, exit code 1."""
+class PipelineError(Exception):
+    """Bad params or bad input data: reported as one line, exit code 1.
+
+    Not a ValueError: code that turns Keras' ValueErrors into messages of its own
+    (pipeline.model.build_model) must not catch and re-word these, which already
+    name the key and the rule.
+    """
 
 
 def run_main(main, argv=None):
-    """Call `main(argv)`; turn a PipelineError into one line on stderr and exit 1."""
+    """Call `main(argv)`; turn a PipelineError into one line on stderr, the last one printed, and exit 1."""
     try:
         main(argv)
     except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
+        sys.stdout.flush()  # anything the stage printed comes before the error line
+        print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -5,6 +5,7 @@ the key, the value and that rule. Unknown keys are errors too (a misspelt key
 would otherwise be silently ignored and the default used).
 """
 import difflib
+import os
 
 from ruamel.yaml import YAML, YAMLError
 
@@ -14,6 +15,7 @@ from pipeline.metrics import ENSEMBLE_METHODS
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # see pipeline.training.choose_precision
 USER_FORMATS = (".npz", ".csv", ".npy", ".pkl")  # see pipeline.user_data
+OWN_DATA_DIR = "data/own"  # `dataset` paths live here: fetch depends on this folder (dvc.yaml), so DVC sees edits
 NORMALIZE = ("scale", "standardize")
 SPLITS = ("per_member", "fixed", "none")
 OPTIMIZERS = ("nadam", "adam", "adadelta", "sgd")
@@ -59,8 +61,16 @@ def architecture(value):
 
 
 def dataset_name(value):
-    """A built-in dataset name, or a path to a user file of a supported format."""
-    return isinstance(value, str) and (value in DATASETS or value.lower().endswith(USER_FORMATS))
+    """A built-in dataset name, or the path of a user file of a supported format inside OWN_DATA_DIR.
+
+    fetch depends on that folder in dvc.yaml, so DVC sees the file's bytes, not only its name.
+    """
+    if not isinstance(value, str):
+        return False
+    if value in DATASETS:
+        return True
+    inside = os.path.normpath(value).startswith(os.path.join(OWN_DATA_DIR, ""))
+    return inside and not os.path.isabs(value) and value.lower().endswith(USER_FORMATS)
 
 
 def class_list(value):
@@ -82,8 +92,8 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "silu"
 
 # key -> (check, what is allowed). Nested dicts are sections.
 SCHEMA = {
-    "dataset": (dataset_name, "one of " + ", ".join(sorted(DATASETS))
-                + ", or a path to your own " + ", ".join(USER_FORMATS) + " file"),
+    "dataset": (dataset_name, "one of " + ", ".join(sorted(DATASETS)) + ", or the path of your own "
+                + ", ".join(USER_FORMATS) + f" file inside {OWN_DATA_DIR}/ (DVC tracks that folder's content)"),
     "limit": (lambda v: v is None or positive_int(v), "null (all images) or an integer >= 1"),
     "classes": (class_list, "null (all classes) or a list of at least 2 distinct class ids, e.g. [0, 1, 2, 3, 4]"),
     "normalize": (lambda v: v in NORMALIZE, "one of " + ", ".join(NORMALIZE)),
@@ -163,7 +173,28 @@ def validate(params, path="params.yaml"):
             if params["train"][key]:
                 _fail(path, f"train.{key}", "true is not allowed with split: none (no validation set); "
                                             "allowed: false")
+    _check_limit(params, path)
     return params
+
+
+def smallest_limit(validation_fraction):
+    """The smallest number of images that `validation_fraction` splits into two non-empty parts.
+
+    The rounding is pipeline.training.member_split's: round(N * validation_fraction) validation images.
+    """
+    return next(size for size in range(2, 10**6)
+                if 1 <= int(round(size * validation_fraction)) <= size - 1)
+
+
+def _check_limit(params, path):
+    """A limit too small for the validation split is refused here, before prepare rewrites data/prepared."""
+    if params["limit"] is None or params["split"] == "none":
+        return
+    fraction = params["train"]["validation_fraction"]
+    smallest = smallest_limit(fraction)
+    if params["limit"] < smallest:
+        _fail(path, "limit", f"{params['limit']} is not allowed with train.validation_fraction {fraction} "
+                             f"(no image left for training or validation); allowed: null or an integer >= {smallest}")
 
 
 def read_yaml(text):

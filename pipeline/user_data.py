@@ -5,6 +5,7 @@ shaped (N,) holding the file's own labels. Anything malformed is one PipelineErr
 naming the file and the problem.
 """
 import os
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pandas as pd
 from pipeline.errors import PipelineError
 
 IMAGE_SHAPE = (28, 28)
+PIXEL_RANGE = (0, 255)  # 0..255 (IDX, Kaggle CSV) or already 0..1 (002): prepare divides by 255 or 1
 PICKLE_FORMATS = (".npy", ".pkl")  # only readable through pickle, which can run code from the file
 
 
@@ -28,10 +30,13 @@ def load_user_file(path, allow_pickle=False):
     if suffix not in READERS:
         raise PipelineError(f"{path}: unsupported format {suffix!r}; allowed: {', '.join(READERS)}")
     features, target = READERS[suffix](path)
-    return _check(features, target, path)
+    # A CSV's image i is on line i + 2 (after the header); other formats count images from 0.
+    return _check(features, target, path, (lambda i: f"row {i + 2}") if suffix == ".csv" else (lambda i: f"image {i}"))
 
 
 def _read_npz(path):
+    if not zipfile.is_zipfile(path):  # NumPy would try it as a pickle and talk about allow_pickle
+        raise PipelineError(f"{path}: not a readable .npz file (not a zip archive: damaged or another format)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -105,7 +110,8 @@ def _from_object(content, path):
 READERS = {".npz": _read_npz, ".csv": _read_csv, ".npy": _read_pickled_npy, ".pkl": _read_pkl}
 
 
-def _check(features, target, path):
+def _check(features, target, path, where):
+    """`features` as float32 (N, 28, 28), `target` as int64 (N,); `where(i)` names image i in errors."""
     try:
         features = np.asarray(features, dtype=np.float32)
         target = np.asarray(target, dtype=np.float64)
@@ -126,6 +132,12 @@ def _check(features, target, path):
                             "or (N, 28, 28, 1)")
     if not (np.isfinite(features).all() and np.isfinite(target).all()):
         raise PipelineError(f"{path}: features or target hold NaN or infinite values")
+    outside = (features < PIXEL_RANGE[0]) | (features > PIXEL_RANGE[1])
+    if outside.any():
+        image, row, column = map(int, np.argwhere(outside)[0])
+        raise PipelineError(f"{path}: {where(image)}, pixel {row * IMAGE_SHAPE[1] + column}: "
+                            f"{features[image, row, column]:g} is out of range; allowed: pixels from "
+                            f"{PIXEL_RANGE[0]} to {PIXEL_RANGE[1]} (or 0 to 1)")
     if not np.array_equal(target, np.round(target)):
         raise PipelineError(f"{path}: target holds non-integer labels such as {target[target != np.round(target)][0]}")
     return features, target.astype(np.int64)

@@ -7,16 +7,20 @@ softmax outputs on the full training and test sets are saved for the ensemble st
 """
 import os
 
-import keras
-import numpy as np
-import pandas as pd
+from pipeline.startup import import_quietly
 
-from pipeline import prepared
-from pipeline.errors import PipelineError, run_main
-from pipeline.files import atomic_path, read_json, record_wall_time, write_json
-from pipeline.metrics import accuracy, log_loss
-from pipeline.params import load_params
-from pipeline.training import HISTORY_KEYS, read_history
+import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from pipeline import prepared  # noqa: E402
+from pipeline.errors import PipelineError, run_main  # noqa: E402
+from pipeline.files import atomic_path, read_json, record_wall_time, write_json  # noqa: E402
+from pipeline.members import load_member, log_dir_path  # noqa: E402
+from pipeline.metrics import accuracy, log_loss  # noqa: E402
+from pipeline.params import load_params  # noqa: E402
+from pipeline.training import HISTORY_KEYS, read_history  # noqa: E402
 
 COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"]
 PREDICT_BATCH_SIZE = 1024  # inference only: larger batches are faster and use little memory
@@ -24,15 +28,16 @@ PREDICT_BATCH_SIZE = 1024  # inference only: larger batches are faster and use l
 
 def evaluate_member(member, data):
     """(row of the summary table, per-epoch curve rows, train probabilities, test probabilities)."""
-    model_path = os.path.join("models", f"member_{member}.keras")
-    log_dir = os.path.join("models", f"member_{member}")
-    if not os.path.exists(model_path):
-        raise PipelineError(f"{model_path}: missing; run `dvc repro train@{member}`")
-    model = keras.models.load_model(model_path)
-    history = read_history(log_dir)
-    epochs = len(history["loss"])  # val_* are NaN when the run had no validation set (split: none)
+    log_dir = log_dir_path(member)
+    model = load_member(member)
+    try:
+        history = read_history(log_dir)
+        epochs = len(history["loss"])  # val_* are NaN when the run had no validation set (split: none)
+        best_epoch = int(read_json(os.path.join(log_dir, "metrics.json"))["best_epoch"])
+    except (OSError, KeyError, ValueError) as error:
+        raise PipelineError(f"{log_dir}: the member's training history is missing or unreadable ("
+                            f"{type(error).__name__}: {error}); retrain it with `dvc repro -f train@{member}`") from None
     history = {key: history.get(key, [float("nan")] * epochs) for key in HISTORY_KEYS}
-    best_epoch = int(read_json(os.path.join(log_dir, "metrics.json"))["best_epoch"])
     train_probabilities = model.predict(data["x_train"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     test_probabilities = model.predict(data["x_test"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     at_best = {key: history[key][best_epoch - 1] for key in HISTORY_KEYS}

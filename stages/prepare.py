@@ -70,6 +70,12 @@ def main(argv=None):
         x_train, y_train, x_test, y_test = carve_test(x_train, y_train, params["test_fraction"], params["seed"])
     if limit is not None:  # the first N of each, as a quick-run slice
         x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
+    present = np.unique(y_train)
+    if len(present) < 2:  # nothing to tell apart; refused before data/prepared/ is rewritten
+        only = ", ".join(class_names[label] for label in present) or "none"
+        raise PipelineError(f"{params['dataset']}: the training images hold {len(present)} class ({only}) after "
+                            "classes, test_fraction and limit; allowed: at least 2 classes (a classifier "
+                            "needs two to tell apart)")
     divisor = 255.0 if x_train.max(initial=0) > 1 else 1.0  # 0..255 pixels (IDX, Kaggle CSV); 002's were 0..1
     arrays = {"x_train": scale(x_train, divisor), "y_train": y_train,
               "x_test": scale(x_test, divisor), "y_test": y_test}

@@ -2,16 +2,20 @@
 self-contained reports/report.html (images embedded), plus reports/per_class.csv."""
 import os
 
-import keras
-import pandas as pd
-import yaml
-from sklearn.metrics import precision_recall_fscore_support
+from pipeline.startup import import_quietly
 
-from pipeline import plots, prepared
-from pipeline.document import to_html, to_markdown
-from pipeline.errors import PipelineError, run_main
-from pipeline.files import atomic_path, read_json, write_text
-from pipeline.params import load_params
+import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
+
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+from sklearn.metrics import precision_recall_fscore_support  # noqa: E402
+
+from pipeline import plots, prepared  # noqa: E402
+from pipeline.document import to_html, to_markdown  # noqa: E402
+from pipeline.errors import PipelineError, run_main  # noqa: E402
+from pipeline.files import atomic_path, read_json, write_text  # noqa: E402
+from pipeline.members import load_member  # noqa: E402
+from pipeline.params import load_params  # noqa: E402
 
 FIGURES = os.path.join("reports", "figures")
 
@@ -100,7 +104,7 @@ def main(argv=None):
     curves = pd.read_csv(os.path.join("reports", "training_curves.csv"))
     predictions, probabilities = read_predictions(os.path.join("reports", "test_predictions.csv"), names)
     first_member = params["members"][0]
-    model = keras.models.load_model(os.path.join("models", f"member_{first_member}.keras"))
+    model = load_member(first_member)
     figure = draw_figures(params, data, curves, predictions, probabilities, model)
 
     per_class = per_class_table(predictions["actual_id"], predictions["predicted_id"], names)

@@ -7,14 +7,18 @@ import argparse
 import os
 import sys
 
-import tensorflow as tf
-from dvclive import Live
+from pipeline.startup import import_quietly
 
-from pipeline import prepared
-from pipeline.errors import PipelineError, run_main
-from pipeline.files import atomic_path, record_wall_time
-from pipeline.params import load_params
-from pipeline.training import LogToDvclive, choose_precision, cpu_flags, train_member
+tf = import_quietly("tensorflow")  # before anything else loads it, so its start-up log stays quiet
+
+from dvclive import Live  # noqa: E402
+
+from pipeline import prepared  # noqa: E402
+from pipeline.errors import PipelineError, run_main  # noqa: E402
+from pipeline.files import atomic_path, record_wall_time  # noqa: E402
+from pipeline.members import log_dir_path, model_path  # noqa: E402
+from pipeline.params import load_params  # noqa: E402
+from pipeline.training import LogToDvclive, choose_precision, cpu_flags, train_member  # noqa: E402
 
 
 def main(argv=None):
@@ -31,9 +35,8 @@ def main(argv=None):
     # Progress bars when a person watches, one line per epoch in logs.
     verbose = 1 if sys.stdout.isatty() else 2
 
-    model_path = os.path.join("models", f"member_{member}.keras")
-    with record_wall_time(f"train_{member}"), atomic_path(os.path.join("models", f"member_{member}")) as log_dir, \
-            atomic_path(model_path) as temporary_model:
+    with record_wall_time(f"train_{member}"), atomic_path(log_dir_path(member)) as log_dir, \
+            atomic_path(model_path(member)) as temporary_model:
         with Live(dir=log_dir, dvcyaml=False, save_dvc_exp=False, report=None) as live:
             model, history, best_epoch = train_member(
                 data["x_train"], data["y_train"], num_classes, member=member, seed=params["seed"],
@@ -51,7 +54,7 @@ def main(argv=None):
         model.save(temporary_model)
     kept = (f"best val_accuracy {history['val_accuracy'][best_epoch - 1]:.4f} at epoch {best_epoch}"
             if params["train"]["keep_best"] else f"weights of the last epoch, {best_epoch}")
-    print(f"train@{member}: {len(history['loss'])} epochs in {precision}, {kept} -> {model_path}")
+    print(f"train@{member}: {len(history['loss'])} epochs in {precision}, {kept} -> {model_path(member)}")
 
 
 if __name__ == "__main__":

@@ -43,3 +43,19 @@ def mnist_dir(tmp_path_factory):
     except PipelineError as error:
         pytest.skip(f"MNIST not reachable (set MNIST_DIR to a folder with its IDX files): {error}")
     return destination
+
+
+@pytest.fixture(scope="session")
+def trained_repo(tmp_path_factory):
+    """A git + DVC repo holding the project, set to 600 images, 2 members, 1 epoch, reproduced once and committed.
+
+    Shared by the end-to-end modules; each brings it back to this commit before relying on its state.
+    """
+    from project import dvc, make_project, ran, run  # imported here: project imports this module
+
+    repo = make_project(tmp_path_factory.mktemp("project"), limit=600, members=[0, 1], epochs=1)
+    output = dvc(repo, "repro")
+    assert ran(output) == ["check", "ensemble", "evaluate", "fetch", "prepare", "report", "train@0", "train@1"]
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "first run")
+    return repo

@@ -39,7 +39,7 @@ def test_shipped_params_are_valid(params):
     ({"train": {"validation_fraction": 1.0}}, "params.yaml: train.validation_fraction: 1.0 is not allowed"),
     ({"report": {"dpi": 0}}, "params.yaml: report.dpi: 0 is not allowed"),
     ({"dataset": "digits.txt"}, "params.yaml: dataset: 'digits.txt' is not allowed; allowed: one of fashion_mnist, "
-                                "mnist, or a path to your own .npz, .csv, .npy, .pkl file"),
+                                "mnist, or the path of your own .npz, .csv, .npy, .pkl file inside data/own/"),
     ({"classes": [3]}, "params.yaml: classes: [3] is not allowed; allowed: null (all classes) or a list of at least 2"),
     ({"classes": [1, 1, 2]}, "params.yaml: classes: [1, 1, 2] is not allowed"),
     ({"normalize": "zscore"}, "params.yaml: normalize: 'zscore' is not allowed; allowed: one of scale, standardize"),
@@ -137,7 +137,7 @@ def test_the_studies_settings_are_valid(params):
     study_003 = {**params, "arch": "compact", "normalize": "standardize", "split": "fixed", "test_fraction": 0.1,
                  "max_params": 50_000, "activation": "relu", "dropout": 0.2}
     validate(study_003)
-    validate({**params, "dataset": "my data/digits.CSV"})  # a path to the user's own file
+    validate({**params, "dataset": "data/own/my data/digits.CSV"})  # a path to the user's own file
 
 
 def test_allowed_lists_agree_with_the_code_that_uses_them():
@@ -145,3 +145,5 @@ def test_allowed_lists_agree_with_the_code_that_uses_them():
     from pipeline import model, params as params_module, user_data
     assert set(params_module.OPTIMIZERS) == set(model.OPTIMIZERS) == set(model.KERAS2_LEARNING_RATES)
     assert params_module.USER_FORMATS == tuple(user_data.READERS)
+    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    assert params_module.OWN_DATA_DIR in dvc_yaml["stages"]["fetch"]["deps"]  # what makes DVC see the file's bytes

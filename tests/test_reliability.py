@@ -1,0 +1,449 @@
+"""A mistyped value or a bad file never costs a result.
+
+After one good run, every case below breaks one thing (a param, a data file, a model
+file, the environment) and runs the stage that meets it, as DVC would: as its own
+process, through python.sh. Each case asserts that the exit code is non-zero, that the
+last line printed names the key or file and the rule, and that no file of the good run
+changed. The DVC-level cases at the end show the same through `dvc exp run` / `dvc repro`.
+"""
+import contextlib
+import hashlib
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT
+from project import dvc, make_project, ran, run
+
+TRACKED = ("data", "models", "reports", "dvc.lock")  # everything the good run wrote
+
+
+def snapshot(repo):
+    """{path: md5} of every file of the run."""
+    digests = {}
+    for name in TRACKED:
+        top = repo / name
+        paths = [top] if top.is_file() else sorted(path for path in top.rglob("*") if path.is_file())
+        for path in paths:
+            digests[str(path.relative_to(repo))] = hashlib.md5(path.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def good(trained_repo):
+    """The project as its good first run left it (600 images, 2 members, 1 epoch); other modules' experiments
+    undone: the committed params and lock, every output restored from the run-cache."""
+    run(trained_repo, "git", "reset", "--hard", "-q")
+    run(trained_repo, "git", "clean", "-fdq", "data/own")
+    dvc(trained_repo, "checkout", "--force")
+    dvc(trained_repo, "repro")  # what checkout cannot restore (outputs that git keeps, not the cache)
+    assert ran(dvc(trained_repo, "repro")) == []
+    return trained_repo
+
+
+@pytest.fixture
+def project(good):
+    """The good project; after the test, params.yaml, data/own and the run's files must be as they were."""
+    before = snapshot(good)
+    yield good
+    run(good, "git", "checkout", "--", "params.yaml")
+    run(good, "git", "clean", "-fdq", "data/own")
+    assert snapshot(good) == before, "a refused input changed a file of the last good run"
+    leftovers = os.listdir(good / ".tmp") if (good / ".tmp").exists() else []
+    assert leftovers == [], f"temporaries left behind: {leftovers}"
+
+
+def stage(repo, name, *arguments, env=None):
+    """(exit code, last line of output) of `sh python.sh -m stages.<name>` in `repo`, as DVC runs it."""
+    environment = {key: os.environ[key] for key in ("HOME", "MNIST_DIR", "FASHION_MNIST_DIR") if key in os.environ}
+    result = subprocess.run(["sh", "python.sh", "-m", f"stages.{name}", *arguments], cwd=repo,
+                            env={**environment, "PATH": "/usr/bin:/bin", **(env or {})},
+                            capture_output=True, text=True)
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return result.returncode, lines[-1] if lines else ""
+
+
+def set_params(repo, change):
+    """Apply `change` to params.yaml: {dotted.key: value} (value None deletes the key), or raw YAML text."""
+    if isinstance(change, str):
+        (repo / "params.yaml").write_text(change)
+        return
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for dotted, value in change.items():
+        *parents, key = dotted.split(".")
+        section = params
+        for parent in parents:
+            section = section[parent]
+        if value is DELETE:
+            del section[key]
+        else:
+            section[key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+DELETE = object()
+DEFAULT_TEXT = (ROOT / "params.yaml").read_text()
+
+# (change to params.yaml, what the last line must start with): refused by the check stage, before any other.
+PARAM_CASES = [
+    ({"epochs": 1.5}, "error: params.yaml: epochs: 1.5 is not allowed; allowed: an integer >= 1"),
+    ({"epochs": True}, "error: params.yaml: epochs: True is not allowed; allowed: an integer >= 1"),
+    ({"epochs": 0}, "error: params.yaml: epochs: 0 is not allowed; allowed: an integer >= 1"),
+    ({"epochs": "25"}, "error: params.yaml: epochs: '25' is not allowed; allowed: an integer >= 1"),
+    (DEFAULT_TEXT.replace("epochs: 25 ", "epochs: 1:30"),
+     "error: params.yaml: epochs: '1:30' is not allowed; allowed: an integer >= 1"),
+    (DEFAULT_TEXT.replace("allow_pickle: false", "allow_pickle: yes  "),
+     "error: params.yaml: allow_pickle: 'yes' is not allowed; allowed: true or false"),
+    ({"batch_size": 0}, "error: params.yaml: batch_size: 0 is not allowed; allowed: an integer >= 1"),
+    ({"seed": -1}, "error: params.yaml: seed: -1 is not allowed; allowed: an integer >= 0"),
+    ({"members": ["a"]}, "error: params.yaml: members: ['a'] is not allowed; allowed: a non-empty list"),
+    ({"members": []}, "error: params.yaml: members: [] is not allowed; allowed: a non-empty list"),
+    ({"members": [0, 0]}, "error: params.yaml: members: [0, 0] is not allowed; allowed: a non-empty list of distinct"),
+    ({"members": 3}, "error: params.yaml: members: 3 is not allowed; allowed: a non-empty list"),
+    ({"limit": 1}, "error: params.yaml: limit: 1 is not allowed with train.validation_fraction 0.2 (no image left "
+                   "for training or validation); allowed: null or an integer >= 3"),
+    ({"limit": 0}, "error: params.yaml: limit: 0 is not allowed; allowed: null (all images) or an integer >= 1"),
+    ({"classes": [0]}, "error: params.yaml: classes: [0] is not allowed; allowed: null (all classes) or a list of at "
+                       "least 2"),
+    ({"classes": [0, 1.5]}, "error: params.yaml: classes: [0, 1.5] is not allowed"),
+    ({"normalize": "zscore"}, "error: params.yaml: normalize: 'zscore' is not allowed; allowed: one of scale, "
+                              "standardize"),
+    ({"split": "random"}, "error: params.yaml: split: 'random' is not allowed; allowed: one of per_member, fixed, none"),
+    ({"split": "none"}, "error: params.yaml: train.early_stopping: true is not allowed with split: none"),
+    ({"test_fraction": 1.0}, "error: params.yaml: test_fraction: 1.0 is not allowed; allowed: null (the dataset's own "
+                             "test set) or a number between 0 and 1"),
+    ({"dataset": "cifar10"}, "error: params.yaml: dataset: 'cifar10' is not allowed; allowed: one of fashion_mnist, "
+                             "mnist, or the path of your own .npz, .csv, .npy, .pkl file inside data/own/"),
+    ({"dataset": "data/mine.npz"}, "error: params.yaml: dataset: 'data/mine.npz' is not allowed; allowed: one of"),
+    ({"dataset": "/tmp/data/own/mine.npz"}, "error: params.yaml: dataset: '/tmp/data/own/mine.npz' is not allowed"),
+    ({"dataset": "data/own/../mine.npz"}, "error: params.yaml: dataset: 'data/own/../mine.npz' is not allowed"),
+    ({"dataset": "data/own/mine.txt"}, "error: params.yaml: dataset: 'data/own/mine.txt' is not allowed"),
+    ({"arch": "nonexistent"}, "error: params.yaml: arch: 'nonexistent' is not allowed; allowed: one of ensemble_cnn, "
+                              "cnn_bn, resnet_v1, compact, lenet_like, vgg_like, deep_custom"),
+    ({"activation": "relux"}, "error: params.yaml: activation: 'relux' is not allowed; allowed: null (each "
+                              "architecture's own) or one of relu, sigmoid"),
+    ({"dropout": 1.0}, "error: params.yaml: dropout: 1.0 is not allowed; allowed: null (each architecture's own) or a "
+                       "number from 0 up to (not including) 1"),
+    ({"max_params": 0}, "error: params.yaml: max_params: 0 is not allowed; allowed: null (no budget) or an integer"),
+    ({"train.optimizer": "rmsprop"}, "error: params.yaml: train.optimizer: 'rmsprop' is not allowed; allowed: one of "
+                                     "nadam, adam, adadelta, sgd"),
+    ({"train.learning_rate": 0}, "error: params.yaml: train.learning_rate: 0 is not allowed; allowed: null"),
+    ({"train.learning_rate": "fast"}, "error: params.yaml: train.learning_rate: 'fast' is not allowed"),
+    ({"train.validation_fraction": 0}, "error: params.yaml: train.validation_fraction: 0 is not allowed; allowed: a "
+                                       "number between 0 and 1, exclusive"),
+    ({"train.patience": 0}, "error: params.yaml: train.patience: 0 is not allowed; allowed: an integer >= 1"),
+    ({"train.lr_schedule": [[10, 0.1], [5, 0.01]]}, "error: params.yaml: train.lr_schedule: [[10, 0.1], [5, 0.01]] "
+                                                    "is not allowed; allowed: a list of [epoch, factor] pairs"),
+    ({"train.precision": "bfloat16"}, "error: params.yaml: train.precision: 'bfloat16' is not allowed; allowed: one "
+                                      "of auto, float32, mixed_bfloat16, mixed_float16"),
+    ({"train.early_stopping": "no"}, "error: params.yaml: train.early_stopping: 'no' is not allowed; allowed: true or "
+                                     "false"),
+    ({"ensemble.method": "median"}, "error: params.yaml: ensemble.method: 'median' is not allowed; allowed: one of "
+                                    "mean, vote"),
+    ({"report.dpi": 0}, "error: params.yaml: report.dpi: 0 is not allowed; allowed: an integer from 1 to 600"),
+    ({"report.dpi": 601}, "error: params.yaml: report.dpi: 601 is not allowed; allowed: an integer from 1 to 600"),
+    ({"report.samples_per_class": 51}, "error: params.yaml: report.samples_per_class: 51 is not allowed; allowed: an "
+                                       "integer from 1 to 50"),
+    ({"epoch": 3}, "error: params.yaml: epoch: unknown key (did you mean 'epochs'?); allowed keys here: dataset"),
+    ({"seed": DELETE}, "error: params.yaml: seed: missing; it is required"),
+    ({"architectures": {}}, "error: params.yaml: architectures: {} is not allowed; allowed: a mapping of names"),
+    ({"architectures.ensemble_cnn": []}, "error: params.yaml: architectures: "),
+    ({"train": 5}, "error: params.yaml: train: 5 is not a mapping; allowed keys: optimizer"),
+    ("epochs: [1,\n", "error: params.yaml: not valid YAML at line 2"),
+    ("", "error: params.yaml: (top level): None is not a mapping; allowed keys: dataset"),
+]
+
+
+@pytest.mark.parametrize("change, refusal", PARAM_CASES, ids=[str(case[1])[20:60] for case in PARAM_CASES])
+def test_a_bad_param_is_refused_by_the_first_stage(project, change, refusal):
+    set_params(project, change)
+    code, last = stage(project, "check")
+    assert code == 1 and last.startswith(refusal), last
+
+
+def test_a_missing_params_file_is_named(project):
+    (project / "params.yaml").unlink()
+    code, last = stage(project, "check")
+    assert code == 1 and last == "error: params.yaml: file not found"
+
+
+def write_csv(path, rows, header=None):
+    header = header or ["label"] + [f"pixel{i}" for i in range(784)]
+    path.write_text("\n".join(",".join(map(str, row)) for row in [header, *rows]) + "\n")
+
+
+IMAGES = np.full((6, 784), 7, dtype=np.uint8)
+LABELS = np.array([0, 1, 2, 0, 1, 2])
+
+
+def csv_with(cell_row, cell_column, value):
+    def write(path):
+        rows = [[label, *image] for label, image in zip(LABELS, IMAGES.tolist())]
+        rows[cell_row][cell_column] = value
+        write_csv(path, rows)
+    return write
+
+
+def npz_with(**arrays):
+    def write(path):
+        np.savez(path, **{"features": IMAGES.astype(np.float32) / 255, "target": LABELS, **arrays})
+    return write
+
+
+def npz_without_target(path):
+    np.savez(path, features=IMAGES)
+
+
+def negative_pixel(path):
+    features = IMAGES.astype(np.float32) / 255
+    features[5, 30] = -0.5
+    np.savez(path, features=features, target=LABELS)
+
+
+def nan_pixel(path):
+    features = IMAGES.astype(np.float32)
+    features[2, 0] = np.nan
+    np.savez(path, features=features, target=LABELS)
+
+
+def garbage(path):
+    path.write_bytes(b"this is not a zip archive")
+
+
+def pickled(path):
+    with open(path, "wb") as handle:
+        pickle.dump({"features": IMAGES, "target": LABELS}, handle)
+
+
+# (file name in data/own, how to write it, what the last line of the fetch stage must start with)
+DATA_CASES = [
+    ("pixel300.csv", csv_with(1, 5, 300), "error: data/own/pixel300.csv: row 3, pixel 4: 300 is out of range; allowed: "
+                                         "pixels from 0 to 255 (or 0 to 1)"),
+    ("word.csv", csv_with(1, 5, "dark"), "error: data/own/word.csv: row 3, column 'pixel4': 'dark' is not a number"),
+    ("nolabel.csv", lambda path: write_csv(path, IMAGES.tolist(), [f"pixel{i}" for i in range(784)]),
+     "error: data/own/nolabel.csv: no 'label' column in the header"),
+    ("narrow.csv", lambda path: write_csv(path, [[0] * 784], ["label"] + [f"pixel{i}" for i in range(783)]),
+     "error: data/own/narrow.csv: 783 pixel columns; allowed: 784 (28x28)"),
+    ("empty.csv", lambda path: path.write_text(""), "error: data/own/empty.csv: the file is empty"),
+    ("header.csv", lambda path: write_csv(path, []), "error: data/own/header.csv: holds no examples"),
+    ("negative.npz", negative_pixel, "error: data/own/negative.npz: image 5, pixel 30: -0.5 is out of range; allowed: "
+                                     "pixels from 0 to 255"),
+    ("nan.npz", nan_pixel, "error: data/own/nan.npz: features or target hold NaN or infinite values"),
+    ("notarget.npz", npz_without_target, "error: data/own/notarget.npz: no 'target' array; the file has features"),
+    ("small.npz", npz_with(features=np.zeros((6, 27, 27))), "error: data/own/small.npz: features have shape "
+                                                            "(6, 27, 27); allowed: (N, 784), (N, 28, 28)"),
+    ("short.npz", npz_with(target=LABELS[:4]), "error: data/own/short.npz: 6 feature rows but 4 targets"),
+    ("halves.npz", npz_with(target=LABELS + 0.5), "error: data/own/halves.npz: target holds non-integer labels such "
+                                                  "as 0.5"),
+    ("objects.npz", npz_with(target=np.array([{}, 1, 2, 0, 1, 2], dtype=object)),
+     "error: data/own/objects.npz: Object arrays cannot be loaded when allow_pickle=False"),
+    ("garbage.npz", garbage, "error: data/own/garbage.npz: not a readable .npz file"),
+    ("pickled.pkl", pickled, "error: data/own/pickled.pkl: a .pkl file can only be read with pickle, which can run "
+                             "code hidden in the file"),
+    ("absent.npz", None, "error: data/own/absent.npz: file not found"),
+]
+
+
+@pytest.mark.parametrize("name, write, refusal", DATA_CASES, ids=[case[0] for case in DATA_CASES])
+def test_a_bad_data_file_is_refused_naming_file_place_and_rule(project, name, write, refusal):
+    if write:
+        write(project / "data" / "own" / name)
+    set_params(project, {"dataset": f"data/own/{name}", "test_fraction": 0.2})
+    assert stage(project, "check")[0] == 0
+    code, last = stage(project, "fetch")
+    assert code == 1 and last.startswith(refusal), last
+
+
+@pytest.mark.parametrize("labels, test_fraction, refusal", [
+    ([3, 3, 3, 3, 3, 3], 0.2, "error: data/own/one.npz: the training images hold 1 class (3) after classes, "
+                              "test_fraction and limit; allowed: at least 2 classes"),
+    ([0, 1, 2, 0, 1, 2], None, "error: params.yaml: test_fraction: null is not allowed with data/own/one.npz, which "
+                               "has no test set of its own"),
+])
+def test_prepare_refuses_what_cannot_be_trained_before_writing(project, labels, test_fraction, refusal):
+    np.savez(project / "data" / "own" / "one.npz", features=IMAGES, target=np.array(labels))
+    set_params(project, {"dataset": "data/own/one.npz", "test_fraction": test_fraction, "limit": None})
+    with fetched(project):
+        code, last = stage(project, "prepare")
+    assert code == 1 and last.startswith(refusal), last
+
+
+@contextlib.contextmanager
+def fetched(project):
+    """The user's file fetched (a good fetch: data/raw/user/ and its timing), undone afterwards."""
+    timing = project / "reports" / "timings" / "fetch.json"
+    kept = timing.read_bytes()
+    try:
+        assert stage(project, "fetch")[0] == 0
+        yield
+    finally:
+        shutil.rmtree(project / "data" / "raw" / "user", ignore_errors=True)
+        timing.write_bytes(kept)
+
+
+def test_single_class_after_limit_is_refused_in_prepare(project):
+    """The first 3 of a file sorted by label are all one class: refused before data/prepared is rewritten."""
+    labels = np.repeat([0, 1, 2], 10)  # 6 of the 30 become the test set: at least 4 zeros stay first
+    np.savez(project / "data" / "own" / "sorted.npz", features=np.zeros((30, 784)), target=labels)
+    set_params(project, {"dataset": "data/own/sorted.npz", "test_fraction": 0.2, "limit": 3})
+    with fetched(project):
+        code, last = stage(project, "prepare")
+    assert code == 1 and last.startswith("error: data/own/sorted.npz: the training images hold 1 class (0)"), last
+
+
+@pytest.mark.parametrize("setup, refusal", [
+    (lambda folder: None, "lacks t10k-images-idx3-ubyte"),
+    ("not a folder", "not a directory"),
+])
+def test_a_dataset_variable_that_does_not_work_is_an_error_not_a_fallback(project, fashion_dir, tmp_path, setup,
+                                                                          refusal):
+    folder = tmp_path / "fashion"
+    if isinstance(setup, str):
+        folder.write_text(setup)
+    else:
+        folder.mkdir()
+        for path in fashion_dir.iterdir():
+            if not path.name.startswith("t10k-images"):
+                os.symlink(path, folder / path.name)
+    code, last = stage(project, "fetch", env={"FASHION_MNIST_DIR": str(folder)})
+    assert code == 1 and last.startswith(f"error: FASHION_MNIST_DIR={folder}: {refusal}"), last
+
+
+def test_an_unusable_project_python_is_named(project):
+    code, last = stage(project, "check", env={"PROJECT_PYTHON": "/nowhere/python"})
+    assert code == 127 and last == ("python.sh: PROJECT_PYTHON=/nowhere/python is not an executable; allowed: the "
+                                    "path or command name of a Python with this project's packages")
+
+
+def damage(kind):
+    def write(path):
+        good = path.read_bytes()
+        if kind == "garbage":
+            path.write_bytes(b"not a model")
+        elif kind == "truncated":
+            path.write_bytes(good[:len(good) // 2])
+        elif kind == "empty":
+            path.write_bytes(b"")
+        elif kind == "other zip":
+            with zipfile.ZipFile(path, "w") as archive:
+                archive.writestr("notes.txt", "not a model")
+        return good
+    return write
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("truncated", "not a .keras file (not a zip archive: damaged or truncated)"),
+    ("other zip", "not a loadable Keras model"),
+])
+def test_a_damaged_model_file_is_named_with_how_to_retrain_it(project, kind, reason):
+    path = project / "models" / "member_0.keras"
+    good = damage(kind)(path)
+    try:
+        code, last = stage(project, "evaluate")
+    finally:
+        path.write_bytes(good)
+    assert code == 1 and last.startswith(f"error: models/member_0.keras: {reason}"), last
+    assert last.endswith("; retrain it with `dvc repro -f train@0`")
+
+
+def test_a_missing_history_is_named_with_how_to_retrain_it(project):
+    path = project / "models" / "member_0" / "metrics.json"
+    good = path.read_bytes()
+    path.write_text("{")
+    try:
+        code, last = stage(project, "evaluate")
+    finally:
+        path.write_bytes(good)
+    assert code == 1 and last.startswith("error: models/member_0: the member's training history is missing or "
+                                         "unreadable (JSONDecodeError"), last
+    assert last.endswith("retrain it with `dvc repro -f train@0`")
+
+
+@pytest.mark.parametrize("change, refusal", [
+    ({"architectures.ensemble_cnn": [{"Conv2D": {"filters": -3, "kernel_size": 3}}]},
+     "error: architectures.ensemble_cnn[0]: Conv2D({'filters': -3, 'kernel_size': 3}): Invalid value for argument "
+     "`filters`"),
+    ({"max_params": 1000}, "error: architectures.ensemble_cnn: 331,450 parameters exceed max_params 1,000"),
+])
+def test_an_architecture_that_cannot_be_built_is_named_after_tensorflow_starts_quietly(project, change, refusal):
+    set_params(project, change)
+    code, last = stage(project, "train", "--member", "0")
+    assert code == 1 and last.startswith(refusal), last
+
+
+# --- through DVC, as a user meets them ---
+
+@pytest.mark.parametrize("setting, refusal", [
+    ("epochs=1.5", "error: params.yaml: epochs: 1.5 is not allowed; allowed: an integer >= 1"),
+    ("ensemble.method=median", "error: params.yaml: ensemble.method: 'median' is not allowed; allowed: one of mean, "
+                               "vote"),
+    ("report.dpi=0", "error: params.yaml: report.dpi: 0 is not allowed; allowed: an integer from 1 to 600"),
+])
+def test_a_refused_exp_run_value_deletes_nothing(project, setting, refusal):
+    """The check stage runs first and refuses the value before DVC removes any other stage's outputs."""
+    output = dvc(project, "exp", "run", "-S", setting, check=False)
+    assert refusal in output and ran(output) == ["check"]
+    run(project, "git", "checkout", "--", "params.yaml")
+    assert ran(dvc(project, "repro")) == []  # check's own output comes back from the run-cache
+
+
+def test_a_refused_member_list_costs_no_training(project):
+    """`dvc exp run` removes the outputs of stages the new member list drops before check refuses it;
+    the next good repro restores them from the run-cache, byte for byte, training nothing."""
+    output = dvc(project, "exp", "run", "-S", "members=[a]", check=False)
+    assert "error: params.yaml: members: ['a'] is not allowed" in output
+    run(project, "git", "checkout", "--", "params.yaml")
+    output = dvc(project, "repro")
+    assert ran(output) == [] and "Stage 'train@0' is cached - skipping run, checking out outputs" in output
+
+
+def test_a_bad_data_file_through_dvc_costs_no_result(project):
+    """fetch refuses the file after DVC removed data/raw; the next good repro restores it from the run-cache."""
+    csv_with(1, 5, 300)(project / "data" / "own" / "bad.csv")
+    output = dvc(project, "exp", "run", "-S", "dataset=data/own/bad.csv", "-S", "test_fraction=0.2", check=False)
+    assert "error: data/own/bad.csv: row 3, pixel 4: 300 is out of range" in output
+    (project / "data" / "own" / "bad.csv").unlink()
+    run(project, "git", "checkout", "--", "params.yaml")
+    assert ran(dvc(project, "repro")) == []
+
+
+def test_a_training_killed_with_kill_9_leaves_nothing_in_tracked_folders(project):
+    """Temporaries live in .tmp/, outside models/; the next stage that writes removes what a killed one left."""
+    set_params(project, {"epochs": 50})
+    process = subprocess.Popen(["sh", "python.sh", "-m", "stages.train", "--member", "0"], cwd=project,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not ((project / ".tmp").exists() and os.listdir(project / ".tmp")):
+        assert process.poll() is None and time.time() < deadline, "training ended before it wrote anything"
+        time.sleep(0.2)
+    time.sleep(2)  # well into training
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert os.listdir(project / ".tmp")  # what the killed process was writing
+    assert not [name for name in os.listdir(project / "models") if ".tmp" in name]
+    run(project, "git", "checkout", "--", "params.yaml")
+    assert stage(project, "check")[0] == 0  # any stage that writes cleans up
+
+
+def test_an_edit_to_your_own_data_file_reruns_what_it_feeds(tmp_path):
+    """fetch depends on data/own: editing the file in use reruns fetch and what its data feeds; editing another
+    file there reruns fetch alone, whose output stays the same."""
+    images = np.random.default_rng(0).integers(0, 256, size=(60, 784))
+    repo = tmp_path / "own"
+    (repo / "data" / "own").mkdir(parents=True)
+    np.savez(repo / "data" / "own" / "mine.npz", features=images, target=np.arange(60) % 3)
+    make_project(repo, dataset="data/own/mine.npz", test_fraction=0.2, members=[0], epochs=1)
+    assert ran(dvc(repo, "repro", "prepare")) == ["check", "fetch", "prepare"]
+    (repo / "data" / "own" / "notes.txt").write_text("another file")
+    assert ran(dvc(repo, "repro", "prepare")) == ["fetch"]
+    np.savez(repo / "data" / "own" / "mine.npz", features=images[:50], target=np.arange(50) % 3)
+    assert ran(dvc(repo, "repro", "prepare")) == ["fetch", "prepare"]
+    assert "num_train\": 40" in (repo / "data" / "prepared" / "meta.json").read_text()

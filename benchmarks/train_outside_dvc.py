@@ -28,7 +28,7 @@ from pipeline.files import write_json  # noqa: E402
 from pipeline.model import count_params  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 from pipeline.training import train_member  # noqa: E402
-from stages.prepare import scale  # noqa: E402
+from pipeline.preprocess import to_inputs  # noqa: E402
 
 
 class EpochTimes(keras.callbacks.Callback):
@@ -52,8 +52,8 @@ def load_data(dataset, source_dir, limit):
     with tempfile.TemporaryDirectory() as directory:
         fetch(dataset, os.path.join(directory, dataset), environ=environ)
         x_train, y_train, x_test, y_test = load_raw(os.path.join(directory, dataset))
-    return (scale(x_train[:limit], 255.0), y_train[:limit].astype("int64"),  # IDX pixels are 0..255
-            scale(x_test[:limit], 255.0), y_test[:limit].astype("int64"))
+    return (to_inputs(x_train[:limit]), y_train[:limit].astype("int64"),
+            to_inputs(x_test[:limit]), y_test[:limit].astype("int64"))
 
 
 def device_name():

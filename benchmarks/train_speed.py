@@ -35,12 +35,12 @@ LEVERS = {
 
 def load_data(dataset, limit):
     from pipeline.datasets import fetch, load_raw
-    from stages.prepare import scale
+    from pipeline.preprocess import to_inputs
 
     with tempfile.TemporaryDirectory() as directory:
         fetch(dataset, os.path.join(directory, dataset))
         x_train, y_train, x_test, y_test = load_raw(os.path.join(directory, dataset))
-    return scale(x_train[:limit], 255.0), y_train[:limit].astype("int64"), scale(x_test, 255.0), y_test.astype("int64")
+    return to_inputs(x_train[:limit]), y_train[:limit].astype("int64"), to_inputs(x_test), y_test.astype("int64")
 
 
 def build(way, params, num_classes):

@@ -132,15 +132,20 @@ def _check(features, target, path, where):
                             "or (N, 28, 28, 1)")
     if not (np.isfinite(features).all() and np.isfinite(target).all()):
         raise PipelineError(f"{path}: features or target hold NaN or infinite values")
-    outside = (features < PIXEL_RANGE[0]) | (features > PIXEL_RANGE[1])
-    if outside.any():
-        image, row, column = map(int, np.argwhere(outside)[0])
-        raise PipelineError(f"{path}: {where(image)}, pixel {row * IMAGE_SHAPE[1] + column}: "
-                            f"{features[image, row, column]:g} is out of range; allowed: pixels from "
-                            f"{PIXEL_RANGE[0]} to {PIXEL_RANGE[1]} (or 0 to 1)")
+    check_pixel_range(features, path, where)
     if not np.array_equal(target, np.round(target)):
         raise PipelineError(f"{path}: target holds non-integer labels such as {target[target != np.round(target)][0]}")
     return features, target.astype(np.int64)
+
+
+def check_pixel_range(images, path, where=lambda image: f"image {image}"):
+    """Raise a PipelineError naming the first pixel of `images` (N, 28, 28) outside PIXEL_RANGE."""
+    outside = (images < PIXEL_RANGE[0]) | (images > PIXEL_RANGE[1])
+    if outside.any():
+        image, row, column = map(int, np.argwhere(outside)[0])
+        raise PipelineError(f"{path}: {where(image)}, pixel {row * IMAGE_SHAPE[1] + column}: "
+                            f"{images[image, row, column]:g} is out of range; allowed: pixels from "
+                            f"{PIXEL_RANGE[0]} to {PIXEL_RANGE[1]} (or 0 to 1)")
 
 
 def relabel(target):

@@ -11,15 +11,14 @@ from pipeline.datasets import DATASETS, fetch
 from pipeline.errors import run_main
 from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.params import load_params
+from pipeline.preprocess import RAW_DIR, USER_RAW_DIR
 from pipeline.user_data import load_user_file
-
-USER_DIR = os.path.join("data", "raw", "user")
 
 
 def store_user_file(path, allow_pickle):
-    """Check the user's file and store its arrays in USER_DIR; return the number of examples."""
+    """Check the user's file and store its arrays in USER_RAW_DIR; return the number of examples."""
     features, target = load_user_file(path, allow_pickle)
-    with atomic_path(USER_DIR) as temporary:
+    with atomic_path(USER_RAW_DIR) as temporary:
         os.makedirs(temporary)
         with open(os.path.join(temporary, "data.npz"), "wb") as handle:
             np.savez(handle, features=features, target=target)
@@ -32,11 +31,11 @@ def main(argv=None):
     dataset = params["dataset"]
     with record_wall_time("fetch"):
         if dataset in DATASETS:
-            source = fetch(dataset, os.path.join("data", "raw", dataset))
+            source = fetch(dataset, os.path.join(RAW_DIR, dataset))
             print(f"fetch: {dataset} from {source} -> data/raw/{dataset}/")
         else:
             count = store_user_file(dataset, params["allow_pickle"])
-            print(f"fetch: {count} examples from {dataset} -> {USER_DIR}/data.npz")
+            print(f"fetch: {count} examples from {dataset} -> {USER_RAW_DIR}/data.npz")
 
 
 if __name__ == "__main__":

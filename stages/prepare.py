@@ -9,54 +9,16 @@ import os
 import numpy as np
 
 from pipeline import prepared
-from pipeline.datasets import DATASETS, load_raw
 from pipeline.errors import PipelineError, run_main
 from pipeline.files import record_wall_time
 from pipeline.params import load_params
-from pipeline.user_data import relabel
-
-
-def scale(images, divisor):
-    """(N, 28, 28) pixels -> float32 (N, 28, 28, 1), divided by `divisor`."""
-    return (images.astype(np.float32) / divisor)[..., np.newaxis]
-
-
-def load(params):
-    """(x_train, y_train, x_test or None, y_test or None, class_names) of `params['dataset']`."""
-    dataset = params["dataset"]
-    if dataset in DATASETS:
-        x_train, y_train, x_test, y_test = load_raw(os.path.join("data", "raw", dataset))
-        return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), DATASETS[dataset]["class_names"]
-    with np.load(os.path.join("data", "raw", "user", "data.npz")) as archive:
-        x_train, (y_train, original_labels) = archive["features"], relabel(archive["target"])
-    if params["test_fraction"] is None:
-        raise PipelineError(f"params.yaml: test_fraction: null is not allowed with {dataset}, which has no test "
-                            "set of its own; allowed: a number between 0 and 1, e.g. 0.1")
-    return x_train, y_train, None, None, [str(label) for label in original_labels]
-
-
-def select_classes(x, y, classes):
-    """The images of `classes` only, labels renumbered 0..K-1 in the order given."""
-    keep = np.isin(y, classes)
-    mapping = {old: new for new, old in enumerate(classes)}
-    return x[keep], np.array([mapping[int(label)] for label in y[keep]], dtype=np.int64)
-
-
-def carve_test(x, y, test_fraction, seed):
-    """(x_train, y_train, x_test, y_test): a random `test_fraction` of (x, y) held out as the test set."""
-    order = np.random.default_rng(np.random.SeedSequence([seed, 2**31])).permutation(len(y))
-    num_test = int(round(len(y) * test_fraction))
-    if num_test < 1 or num_test >= len(y):
-        raise PipelineError(f"params.yaml: test_fraction: {test_fraction} of {len(y)} images leaves an empty "
-                            "training or test set; allowed: a larger dataset or another fraction")
-    test, train = np.sort(order[:num_test]), np.sort(order[num_test:])
-    return x[train], y[train], x[test], y[test]
+from pipeline.preprocess import carve_test, load_dataset, pixel_divisor, scale, select_classes
 
 
 def main(argv=None):
     params = load_params()
     classes, limit = params["classes"], params["limit"]
-    x_train, y_train, x_test, y_test, class_names = load(params)
+    x_train, y_train, x_test, y_test, class_names = load_dataset(params["dataset"], params["test_fraction"])
     if classes is not None:
         unknown = [label for label in classes if label >= len(class_names)]
         if unknown:
@@ -76,7 +38,7 @@ def main(argv=None):
         raise PipelineError(f"{params['dataset']}: the training images hold {len(present)} class ({only}) after "
                             "classes, test_fraction and limit; allowed: at least 2 classes (a classifier "
                             "needs two to tell apart)")
-    divisor = 255.0 if x_train.max(initial=0) > 1 else 1.0  # 0..255 pixels (IDX, Kaggle CSV); 002's were 0..1
+    divisor = pixel_divisor(x_train)  # test images are divided as the training images are
     arrays = {"x_train": scale(x_train, divisor), "y_train": y_train,
               "x_test": scale(x_test, divisor), "y_test": y_test}
     meta = {"dataset": params["dataset"], "class_names": class_names, "classes": classes,

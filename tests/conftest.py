@@ -55,7 +55,8 @@ def trained_repo(tmp_path_factory):
 
     repo = make_project(tmp_path_factory.mktemp("project"), limit=600, members=[0, 1], epochs=1)
     output = dvc(repo, "repro")
-    assert ran(output) == ["check", "ensemble", "evaluate", "fetch", "prepare", "report", "train@0", "train@1"]
+    assert ran(output) == ["check", "ensemble", "evaluate", "export", "fetch", "prepare", "report", "train@0",
+                           "train@1"]
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "first run")
     return repo

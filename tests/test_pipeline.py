@@ -96,14 +96,14 @@ def test_rerunning_a_member_reproduces_its_metrics(repo):
 
 def test_exp_run_changes_only_what_its_params_reach(repo):
     output = dvc(repo, "exp", "run", "-S", "epochs=2")
-    assert ran(output) == ["check", "ensemble", "evaluate", "report", "train@0", "train@1"]
+    assert ran(output) == ["check", "ensemble", "evaluate", "export", "report", "train@0", "train@1"]
     diff = json.loads(dvc(repo, "metrics", "diff", "--json"))
     changed = diff["reports/metrics.json"]["ensemble.test_loss"]
     assert changed["old"] != changed["new"]
     assert json.loads((repo / "reports" / "members.json").read_text())["member_0"]["best_epoch"] in (1, 2)
 
     output = dvc(repo, "exp", "run", "-S", "members=[0,1,2]")
-    assert ran(output) == ["check", "ensemble", "evaluate", "report", "train@2"]  # members 0 and 1 untouched
+    assert ran(output) == ["check", "ensemble", "evaluate", "export", "report", "train@2"]  # 0 and 1 untouched
     assert "ensemble of 3" in (repo / "reports" / "report.md").read_text()
 
     output = dvc(repo, "exp", "run", "-S", "report.misclassified=10")
@@ -148,7 +148,8 @@ def study_repo(tmp_path_factory, repo):
                  train={**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "optimizer": "sgd"},
                  ensemble={"method": "vote"})
     output = dvc(project, "repro")
-    assert ran(output) == ["check", "ensemble", "evaluate", "fetch", "prepare", "report", "train@0", "train@1"]
+    assert ran(output) == ["check", "ensemble", "evaluate", "export", "fetch", "prepare", "report", "train@0",
+                           "train@1"]
     return project
 
 
@@ -243,7 +244,7 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
     dvc(shared, "fetch", "--run-cache")  # the run-cache entries; `repro --pull` then gets the files they name
     output = dvc(shared, "repro", "--pull")
     # only what needs both members; and check, which reads every key, and C's members differ from A's and B's
-    assert ran(output) == ["check", "ensemble", "evaluate", "report"], output
+    assert ran(output) == ["check", "ensemble", "evaluate", "export", "report"], output
     for stage in ("fetch", "prepare", "train@0", "train@1"):
         assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in output
     for metrics in ("reports/metrics.json", "reports/members.json"):

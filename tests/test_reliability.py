@@ -23,7 +23,7 @@ import yaml
 from conftest import ROOT
 from project import dvc, make_project, ran, run
 
-TRACKED = ("data", "models", "reports", "dvc.lock")  # everything the good run wrote
+TRACKED = ("data", "models", "export", "reports", "dvc.lock")  # everything the good run wrote
 
 
 def snapshot(repo):

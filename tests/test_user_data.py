@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.user_data import load_user_file, relabel
-from stages.prepare import carve_test, select_classes
+from pipeline.preprocess import carve_test, select_classes
 
 
 def images(count, seed=0):

@@ -1,0 +1,59 @@
+"""The trained members as one Keras model, combined as `ensemble.method` says (pipeline.metrics does the same in NumPy).
+
+Input: images shaped (N, 28, 28, 1), float32 in [0, 1] (pipeline.preprocess). Output: (N, classes) float32
+probabilities, each row summing to 1. Each member keeps its own layers, including the standardisation layer
+of `normalize: standardize`, and its own dtype policy (mixed bfloat16 where it trained so), so the model
+computes what evaluate computed.
+"""
+import os
+
+import keras
+
+from pipeline.errors import PipelineError
+
+EXPORT_DIR = "export"  # not under models/: evaluate and report depend on that folder, and export runs after them
+ENSEMBLE_PATH = os.path.join(EXPORT_DIR, "ensemble.keras")
+SAVED_MODEL_DIR = os.path.join(EXPORT_DIR, "saved_model")
+CARD_PATH = os.path.join(EXPORT_DIR, "ensemble.json")  # class names and how inputs are prepared
+
+
+@keras.saving.register_keras_serializable(package="cnn_ensembles")
+class MajorityVote(keras.layers.Layer):
+    """pipeline.metrics.vote_probabilities as a layer: one vote per member for its predicted class, plus half
+    a vote split by the members' mean probabilities (it only breaks ties), divided so rows sum to 1."""
+
+    def call(self, member_probabilities):
+        stacked = keras.ops.stack(member_probabilities, axis=0)  # (members, N, classes)
+        num_members, num_classes = len(member_probabilities), stacked.shape[-1]
+        votes = keras.ops.sum(keras.ops.one_hot(keras.ops.argmax(stacked, axis=-1), num_classes), axis=0)
+        return (votes + 0.5 * keras.ops.mean(stacked, axis=0)) / (num_members + 0.5)
+
+
+def combine(members, method, input_shape=(28, 28, 1)):
+    """One model: every Keras model in `members` on the same input, combined by `method` (mean or vote)."""
+    if method not in ("mean", "vote"):
+        raise ValueError(f"method {method!r} is not one of mean, vote")
+    inputs = keras.Input(shape=input_shape, name="images")
+    outputs = []
+    for index, member in enumerate(members):
+        member.name = f"member_{index}"  # the members share one architecture name; nested models need their own
+        outputs.append(keras.ops.cast(member(inputs), "float32"))
+    if len(outputs) == 1:
+        combined = outputs[0]
+    elif method == "mean":
+        combined = keras.layers.Average(dtype="float32", name="mean")(outputs)
+    else:
+        combined = MajorityVote(dtype="float32", name="vote")(outputs)
+    return keras.Model(inputs, combined, name=f"ensemble_{method}_of_{len(members)}")
+
+
+def load_ensemble(path=ENSEMBLE_PATH):
+    """The exported ensemble; a missing or damaged file is one PipelineError saying how to rebuild it."""
+    rebuild = "run `dvc repro export` (after `dvc repro` has trained the members)"
+    if not os.path.exists(path):
+        raise PipelineError(f"{path}: missing; {rebuild}")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PipelineError(f"{path}: not a loadable Keras model ({reason}); {rebuild}") from None

@@ -1,0 +1,254 @@
+"""Classify images with the exported ensemble (export/ensemble.keras, written by `dvc repro`).
+
+    python -m pipeline.predict shirt.png boot.jpg [--top 3] [--output predictions.csv]
+
+Inputs: PNG, JPEG or BMP pictures of any size and colour; IDX image files (.gz or not);
+`.npz` with a `features` array and CSV with 784 pixel columns (an optional `label` column is
+ignored), as for `dataset`. Pictures become 28x28 grey: converted to grey, padded to a square
+with the background colour, resized with Lanczos filtering. The datasets are light-on-dark; for
+dark-on-light pictures (a photo of a shirt on white paper) pass --dark-on-light, which inverts
+them. Pixels are then divided as prepare divides the training images (pipeline.preprocess):
+8-bit pictures and IDX files by 255, arrays by the divisor rule.
+
+Output: CSV rows `file, index, predicted, probability, class_2, probability_2, ...` (index
+counts images inside a multi-image file). A bad file is one line on stderr naming it and the
+rule; the others are still classified; the exit code is then 1.
+"""
+import argparse
+import contextlib
+import csv
+import os
+import sys
+
+from pipeline.startup import import_quietly
+
+import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
+
+import numpy as np  # noqa: E402
+
+from pipeline.datasets import IMAGES_MAGIC, decompress, parse_idx  # noqa: E402
+from pipeline.ensemble_model import CARD_PATH, ENSEMBLE_PATH, load_ensemble  # noqa: E402
+from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.files import atomic_path, read_json  # noqa: E402
+from pipeline.preprocess import pixel_divisor, scale  # noqa: E402
+from pipeline.user_data import IMAGE_SHAPE, PIXEL_RANGE, check_pixel_range  # noqa: E402
+
+PICTURE_FORMATS = (".png", ".jpg", ".jpeg", ".bmp")
+ARRAY_FORMATS = (".npz", ".csv")
+BATCH_SIZE = 1024  # images per model call: as evaluate; memory stays bounded by one batch of files
+
+
+def read_picture(path, dark_on_light=False):
+    """(1, 28, 28) float32 pixels 0..255 of the picture at `path`."""
+    from PIL import Image, UnidentifiedImageError  # here: only pictures need Pillow
+
+    try:
+        with Image.open(path) as picture:
+            grey = picture.convert("L")
+            grey.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise PipelineError(f"{path}: not a readable picture ({str(error).splitlines()[0]}); allowed: "
+                            f"{', '.join(PICTURE_FORMATS)} files") from None
+    pixels = np.asarray(grey, dtype=np.float32)
+    if dark_on_light:
+        pixels = 255 - pixels
+    if pixels.shape != IMAGE_SHAPE:
+        side = max(pixels.shape)
+        background = float(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
+        square = np.full((side, side), background, dtype=np.float32)
+        top, left = (side - pixels.shape[0]) // 2, (side - pixels.shape[1]) // 2
+        square[top:top + pixels.shape[0], left:left + pixels.shape[1]] = pixels
+        resized = Image.fromarray(square.round().astype(np.uint8)).resize(IMAGE_SHAPE[::-1], Image.LANCZOS)
+        pixels = np.asarray(resized, dtype=np.float32)
+    return pixels[np.newaxis]
+
+
+def read_idx(path):
+    with open(path, "rb") as handle:
+        data = decompress(handle.read(), path)
+    array = parse_idx(data, path)
+    if int.from_bytes(data[:4], "big") != IMAGES_MAGIC or array.shape[1:] != IMAGE_SHAPE:
+        raise PipelineError(f"{path}: an IDX file of shape {array.shape}; allowed: 28x28 images (N, 28, 28)")
+    return array
+
+
+def read_array_file(path):
+    """(N, 28, 28) pixels of an .npz (`features`) or a CSV (784 pixel columns, an optional `label` column)."""
+    if path.lower().endswith(".npz"):
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "features" not in archive.files:
+                    raise PipelineError(f"{path}: no 'features' array; the file has {', '.join(archive.files) or 'none'}")
+                features = archive["features"]
+        except PipelineError:
+            raise
+        except Exception as error:
+            raise PipelineError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
+    else:
+        import pandas as pd  # here: only CSV needs pandas
+
+        try:
+            table = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise PipelineError(f"{path}: not a readable CSV file ({str(error).splitlines()[0]})") from None
+        table = table.drop(columns=[column for column in table.columns if str(column).strip().lower() == "label"])
+        numeric = table.apply(pd.to_numeric, errors="coerce")
+        if numeric.isna().to_numpy().any():
+            row, column = map(int, np.argwhere(numeric.isna().to_numpy())[0])
+            raise PipelineError(f"{path}: row {row + 2}, column {table.columns[column]!r}: "
+                                f"{table.iat[row, column]!r} is not a number")
+        features = numeric.to_numpy()
+    try:
+        features = np.asarray(features, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise PipelineError(f"{path}: features must be numeric ({error})") from None
+    if features.ndim >= 2 and int(np.prod(features.shape[1:])) == int(np.prod(IMAGE_SHAPE)):
+        features = features.reshape(len(features), *IMAGE_SHAPE)
+    if features.ndim != 3 or features.shape[1:] != IMAGE_SHAPE or len(features) == 0:
+        raise PipelineError(f"{path}: features have shape {features.shape}; allowed: (N, 784), (N, 28, 28) or "
+                            "(N, 28, 28, 1) with N >= 1")
+    return features
+
+
+def read_images(path, dark_on_light=False):
+    """The images of the file at `path` as a member's input, float32 (N, 28, 28, 1) in [0, 1]: checked (finite,
+    within PIXEL_RANGE) and scaled as prepare scales (pictures and IDX files are 8-bit; arrays are divided by
+    the divisor rule over the whole file)."""
+    if not os.path.isfile(path):
+        raise PipelineError(f"{path}: file not found")
+    name = path.lower().removesuffix(".gz")
+    if name.endswith(PICTURE_FORMATS):
+        images = read_picture(path, dark_on_light)
+    elif name.endswith(ARRAY_FORMATS):
+        images = read_array_file(path)
+    elif name.endswith("ubyte") or name.endswith(".idx"):
+        images = read_idx(path)
+    else:
+        raise PipelineError(f"{path}: unsupported file type; allowed: {', '.join(PICTURE_FORMATS + ARRAY_FORMATS)}, "
+                            "or IDX image files (*-ubyte, *.idx, optionally .gz)")
+    if not np.isfinite(images).all():
+        raise PipelineError(f"{path}: holds NaN or infinite pixels")
+    check_pixel_range(images, path)
+    divisor = 255.0 if name.endswith(PICTURE_FORMATS) or not name.endswith(ARRAY_FORMATS) else pixel_divisor(images)
+    images = scale(images, divisor)
+    if dark_on_light and not name.endswith(PICTURE_FORMATS):  # pictures were inverted as they were read
+        images = 1 - images
+    return images
+
+
+def load_model(model_path=ENSEMBLE_PATH, card_path=CARD_PATH):
+    """(the exported ensemble, its class names)."""
+    model = load_ensemble(model_path)
+    if not os.path.exists(card_path):
+        raise PipelineError(f"{card_path}: missing; run `dvc repro export` (after `dvc repro` has trained the members)")
+    return model, read_json(card_path)["class_names"]
+
+
+def rows_for(probabilities, class_names, top, sources):
+    """CSV rows for `probabilities` (N, classes); `sources` holds (file, index) per image."""
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
+    for (file, index), ranked, row in zip(sources, order, probabilities):
+        cells = [file, index]
+        for klass in ranked:
+            cells += [class_names[klass], f"{row[klass]:.6f}"]
+        yield cells
+
+
+def header(top):
+    columns = ["file", "index", "predicted", "probability"]
+    for rank in range(2, top + 1):
+        columns += [f"class_{rank}", f"probability_{rank}"]
+    return columns
+
+
+def predict(paths, top=3, dark_on_light=False, model=None, class_names=None, batch_size=BATCH_SIZE,
+            on_error=None, progress=None):
+    """Yield a CSV row (see `header`) for every image of every file in `paths`, batch by batch.
+
+    A bad file calls `on_error(PipelineError)` (default: raise) and is skipped; `progress(n)` is called
+    with the number of images done after each batch.
+    """
+    if model is None:
+        model, class_names = load_model()
+    top = min(top, len(class_names))
+    pending, sources = [], []
+
+    def flush():
+        probabilities = model.predict(to_model_input(pending), batch_size=batch_size, verbose=0)
+        yield from rows_for(probabilities, class_names, top, sources)
+        if progress:
+            progress(len(sources))
+        pending.clear()
+        sources.clear()
+
+    for path in paths:
+        try:
+            images = read_images(path, dark_on_light)
+        except PipelineError as error:
+            if on_error is None:
+                raise
+            on_error(error)
+            continue
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            pending.append(chunk)
+            sources.extend((path, start + offset) for offset in range(len(chunk)))
+            if len(sources) >= batch_size:
+                yield from flush()
+    if sources:
+        yield from flush()
+
+
+def to_model_input(pending):
+    return np.concatenate(pending) if len(pending) > 1 else pending[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", metavar="FILE", help="pictures, IDX, .npz or .csv files")
+    parser.add_argument("--output", "-o", help="write the CSV here instead of to stdout")
+    parser.add_argument("--top", type=int, default=3, help="classes per image, most likely first (default 3)")
+    parser.add_argument("--dark-on-light", action="store_true",
+                        help="invert the images first (the datasets are light-on-dark)")
+    parser.add_argument("--model", default=ENSEMBLE_PATH, help=f"the exported ensemble (default {ENSEMBLE_PATH})")
+    arguments = parser.parse_args(argv)
+    if arguments.top < 1:
+        parser.error(f"--top {arguments.top}: allowed: an integer >= 1")
+    failures = []
+
+    def report(error):
+        failures.append(error)
+        print(f"error: {error}", file=sys.stderr, flush=True)
+
+    try:
+        model, class_names = load_model(arguments.model, os.path.join(os.path.dirname(arguments.model),
+                                                                      os.path.basename(CARD_PATH)))
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    from tqdm import tqdm  # a progress bar on stderr when a person watches (disable=None: only on a terminal)
+
+    with tqdm(unit="image", file=sys.stderr, disable=None) as bar, output_to(arguments.output) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header(min(arguments.top, len(class_names))))
+        for row in predict(arguments.files, arguments.top, arguments.dark_on_light, model, class_names,
+                           on_error=report, progress=bar.update):
+            writer.writerow(row)
+    if failures:
+        print(f"error: {len(failures)} of {len(arguments.files)} files not classified (see above)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+@contextlib.contextmanager
+def output_to(path):
+    """stdout, or a file at `path` written atomically."""
+    if path is None:
+        yield sys.stdout
+        return
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as handle:
+        yield handle
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,7 +31,7 @@ from pipeline.ensemble_model import CARD_PATH, ENSEMBLE_PATH, load_ensemble  # n
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.files import atomic_path, read_json  # noqa: E402
 from pipeline.preprocess import pixel_divisor, scale  # noqa: E402
-from pipeline.user_data import IMAGE_SHAPE, PIXEL_RANGE, check_pixel_range  # noqa: E402
+from pipeline.user_data import IMAGE_SHAPE, check_pixel_range  # noqa: E402
 
 PICTURE_FORMATS = (".png", ".jpg", ".jpeg", ".bmp")
 ARRAY_FORMATS = (".npz", ".csv")

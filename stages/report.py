@@ -110,7 +110,7 @@ def main(argv=None):
     per_class = per_class_table(predictions["actual_id"], predictions["predicted_id"], names)
     with atomic_path(os.path.join("reports", "per_class.csv")) as temporary:
         per_class.to_csv(temporary, index_label="class", float_format="%.5f")
-    stages = ["fetch", "prepare", *(f"train_{member}" for member in params["members"]), "evaluate", "ensemble"]
+    stages = ["fetch", "prepare", *(f"train_{member}" for member in params["members"]), "evaluate", "ensemble", "export"]
     timings = [read_json(path) for path in (os.path.join("reports", "timings", f"{stage}.json") for stage in stages)
                if os.path.exists(path)]
     ensemble, member_stats, meta = metrics["ensemble"], metrics["members"], data["meta"]

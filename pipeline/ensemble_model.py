@@ -38,12 +38,12 @@ def combine(members, method, input_shape=(28, 28, 1)):
     for index, member in enumerate(members):
         member.name = f"member_{index}"  # the members share one architecture name; nested models need their own
         outputs.append(keras.ops.cast(member(inputs), "float32"))
-    if len(outputs) == 1:
-        combined = outputs[0]
-    elif method == "mean":
-        combined = keras.layers.Average(dtype="float32", name="mean")(outputs)
-    else:
+    if method == "vote":  # also for one member: a vote turns its probabilities into (one-hot + p / 2) / 1.5
         combined = MajorityVote(dtype="float32", name="vote")(outputs)
+    elif len(outputs) == 1:  # the mean of one
+        combined = outputs[0]
+    else:
+        combined = keras.layers.Average(dtype="float32", name="mean")(outputs)
     return keras.Model(inputs, combined, name=f"ensemble_{method}_of_{len(members)}")
 
 

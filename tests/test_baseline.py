@@ -38,6 +38,18 @@ def test_committed_lock_was_produced_with_the_committed_params_and_commands():
             assert recorded[key] == lookup(params, key), f"{name}: {key}"
 
 
+def test_committed_lock_was_produced_by_the_committed_code():
+    """Every file a stage depends on (its code) has the hash dvc.lock records: no stage is stale after a clone."""
+    lock, checked = read_yaml("dvc.lock"), 0
+    for name, stage in lock["stages"].items():
+        for dep in stage["deps"]:
+            path = ROOT / dep["path"]
+            if path.is_file():
+                assert hashlib.md5(path.read_bytes()).hexdigest() == dep["md5"], f"{name}: {dep['path']}"
+                checked += 1
+    assert checked >= len(lock["stages"])  # at least each stage's own script
+
+
 def test_committed_reports_are_the_outputs_the_lock_records():
     lock = read_yaml("dvc.lock")
     checked = []

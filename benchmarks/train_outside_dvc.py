@@ -11,6 +11,7 @@ TensorFlow, and no registry to install it from, so the run goes through Keras' J
 backend there (README, "Reproduce the studies"). It prints figures and asserts nothing.
 """
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -27,7 +28,8 @@ from pipeline.datasets import DATASETS, fetch, load_raw  # noqa: E402
 from pipeline.files import write_json  # noqa: E402
 from pipeline.model import count_params  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
-from pipeline.training import train_member  # noqa: E402
+from pipeline import acceleration  # noqa: E402
+from pipeline.training import TrainConfig, train_member  # noqa: E402
 from pipeline.preprocess import to_inputs  # noqa: E402
 
 
@@ -72,7 +74,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--optimizer", default="adadelta", help="nadam, adam, adadelta or sgd")
     parser.add_argument("--learning-rate", type=float, help="default: the Keras 2 rate the studies ran with")
-    parser.add_argument("--precision", default="float32", help="a Keras dtype policy")
+    parser.add_argument("--precision", default="float32", help="auto or a Keras dtype policy (train.precision)")
+    parser.add_argument("--accelerate", default="off", help="auto or off (train.accelerate)")
     parser.add_argument("--limit", type=int, help="first N training and N test images (a quick look)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", help="also write the figures to this JSON file")
@@ -86,17 +89,20 @@ def main(argv=None):
     num_classes = int(y_train.max()) + 1
     epoch_times = EpochTimes()
     start = time.perf_counter()
-    model, history, _ = train_member(
-        x_train, y_train, num_classes, member=0, seed=args.seed, architecture=params["architectures"][args.arch],
-        arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-        learning_rate=args.learning_rate, validation_fraction=params["train"]["validation_fraction"],
-        patience=1, split="none", early_stopping=False, keep_best=False, precision=args.precision,
-        callbacks=[epoch_times], verbose=2)
+    config = dataclasses.replace(  # study 004's recipe on the chosen architecture
+        TrainConfig.from_params(params), seed=args.seed, arch=args.arch,
+        architecture=params["architectures"][args.arch],
+        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        split="none", early_stopping=False, keep_best=False, normalize="scale", activation=None, dropout=None,
+        max_params=None, lr_schedule=[], precision=args.precision, accelerate=args.accelerate)
+    setup = acceleration.detect(config.precision, config.accelerate)
+    model, history, _ = train_member(x_train, y_train, num_classes, config, 0, setup, callbacks=[epoch_times],
+                                     verbose=2)
     train_seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
     figures = {
         "arch": args.arch, "dataset": args.dataset, "parameters": count_params(model),
-        "backend": keras.backend.backend(), "device": device_name(), "precision": args.precision,
+        "backend": keras.backend.backend(), "device": device_name(), **dataclasses.asdict(setup),
         "optimizer": args.optimizer, "epochs": args.epochs, "batch_size": args.batch_size,
         "train_images": len(x_train), "test_images": len(x_test),
         "train_seconds": round(train_seconds, 1), "epoch_seconds": epoch_times.seconds,

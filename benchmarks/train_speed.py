@@ -1,17 +1,20 @@
-"""Training speed, memory and accuracy: the notebook's way against the train stage's way.
+"""Training speed on full epochs: the notebook's way against the train stage's, lever by lever.
 
-    python benchmarks/train_speed.py                 # throughput, memory, accuracy
-    python benchmarks/train_speed.py --levers        # also each speed lever on its own
-    python benchmarks/train_speed.py --steps 20 --epochs 1 --limit 6000   # a quick look
+    python benchmarks/train_speed.py                     # notebook, stage with accelerate off, stage as run
+    python benchmarks/train_speed.py --levers            # also each lever on its own, and two not adopted
+    python benchmarks/train_speed.py --limit 12000 --epochs 3   # a quick look
 
-Each measurement runs in a fresh Python process, so peak memory is its own and no
-TensorFlow global state (precision policy, determinism) leaks between them. It prints
-figures; nothing here asserts a speed.
+Every way trains member 0 of params.yaml (its own split: 80 % training, 20 % validation,
+evaluated every epoch as the stage does) for --epochs epochs in a fresh Python process,
+so no precision policy or thread setting leaks between ways. The first epoch includes
+compilation and is not counted: speed is (training + validation images) / the fastest
+later epoch. Test accuracy after those epochs is shown beside it. Prints figures;
+asserts nothing.
 """
 import argparse
+import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,17 +23,37 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# way -> (description, environment overrides)
+# way -> what it is. "off" below is the stage with train.accelerate: off (precision still auto).
 WAYS = {
-    "notebook": ("float32 model.fit on NumPy, one-hot labels, categorical_crossentropy", {}),
-    "stage": ("the train stage: pipeline.training as dvc repro runs it", {}),
+    "notebook": "float32 model.fit on NumPy, one-hot labels, validation in batches of 128",
+    "stage, accelerate off": "train.precision auto, plain model.fit",
+    "stage": "the train stage as dvc repro runs it (precision and accelerate auto)",
 }
 LEVERS = {
-    "stage+bfloat16": ("mixed_bfloat16 precision policy", {}),
-    "stage+jit": ("XLA jit_compile=True", {}),
-    "stage+steps_per_execution": ("steps_per_execution=32", {}),
-    "stage+onednn_off": ("TF_ENABLE_ONEDNN_OPTS=0", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "off + steps_per_execution": "32 batches per call into the compiled function",
+    "off + validation_batch_size": "validation in batches of 1024",
+    "stage in float32": "accelerate auto with train.precision float32",
+    "stage + XLA jit_compile": "not adopted: needs TensorFlow's op determinism off (Keras drops jit under it)",
+    "stage + tf.data": "not adopted: input from a shuffled, prefetched tf.data pipeline",
+    "stage + 1 inter-op thread": "not adopted: TensorFlow inter_op_parallelism_threads=1",
 }
+
+
+def epoch_timer():
+    """A Keras callback whose `seconds` collects each epoch's wall time (Keras is imported in workers only)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds, self.start = [], None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+    return EpochTimer()
 
 
 def load_data(dataset, limit):
@@ -43,108 +66,133 @@ def load_data(dataset, limit):
     return to_inputs(x_train[:limit]), y_train[:limit].astype("int64"), to_inputs(x_test), y_test.astype("int64")
 
 
-def build(way, params, num_classes):
-    """The compiled model of `way`, and the labels' form it trains on."""
+def notebook(config, x, y, timer):
+    """The notebook's compile and fit, on member 0's split."""
     import keras
-    from pipeline.model import build_model, compile_model
-
-    import tensorflow as tf
-    from pipeline.training import choose_precision, cpu_flags
-
-    if way == "stage+bfloat16":
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    elif way.startswith("stage"):  # what the train stage would choose on this machine
-        has_gpu = bool(tf.config.list_physical_devices("GPU"))
-        keras.mixed_precision.set_global_policy(choose_precision(params["train"]["precision"], has_gpu, cpu_flags()))
-    architecture = params["architectures"][params["arch"]]
-    model = build_model(architecture, (28, 28, 1), num_classes, name=params["arch"])
-    if way == "notebook":  # compile('nadam', 'categorical_crossentropy'): Keras 2's Nadam ran at 0.002
-        model.compile(optimizer=keras.optimizers.Nadam(learning_rate=0.002),
-                      loss="categorical_crossentropy", metrics=["accuracy"])
-        return model, "one_hot"
-    compile_model(model, params["train"]["optimizer"], params["train"]["learning_rate"])
-    if way in ("stage+jit", "stage+steps_per_execution"):
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"],
-                      jit_compile=way == "stage+jit",
-                      steps_per_execution=32 if way == "stage+steps_per_execution" else 1)
-    return model, "sparse"
-
-
-def worker(way, task, steps, epochs, limit, dataset):
-    """One measurement in this process; prints one JSON line."""
-    import keras
-    import numpy as np
-    from pipeline.metrics import accuracy
-    from pipeline.params import load_params
+    from pipeline.model import build_model
     from pipeline.training import make_deterministic, member_seed, member_split
 
-    params = load_params(os.path.join(ROOT, "params.yaml"))
-    x, y, x_test, y_test = load_data(dataset, limit)
-    make_deterministic(member_seed(params["seed"], 0))
-    model, labels = build(way, params, 10)
-    target = keras.utils.to_categorical(y, 10) if labels == "one_hot" else y
-    batch_size = params["batch_size"]
-    result = {"way": way}
-    if task == "speed":
-        count = steps * batch_size
-        model.fit(x[:batch_size * 5], target[:batch_size * 5], batch_size=batch_size, epochs=1, verbose=0)  # warm-up
-        start = time.perf_counter()
-        model.fit(x[:count], target[:count], batch_size=batch_size, epochs=1, verbose=0)
-        result["images_per_second"] = count / (time.perf_counter() - start)
+    make_deterministic(member_seed(config.seed, 0))
+    keras.mixed_precision.set_global_policy("float32")
+    train, validation = member_split(len(x), config.seed, 0, config.validation_fraction)
+    model = build_model(config.architecture, x.shape[1:], 10, name=config.arch)
+    model.compile(optimizer=keras.optimizers.Nadam(learning_rate=0.002),  # Keras 2's Nadam ran at 0.002
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    one_hot = keras.utils.to_categorical(y, 10)
+    model.fit(x[train], one_hot[train], validation_data=(x[validation], one_hot[validation]),
+              batch_size=config.batch_size, epochs=config.epochs, callbacks=[timer], verbose=0)
+    return model
+
+
+def variant(config, setup, x, y, timer, jit_compile):
+    """The stage's model and settings, with XLA forced on (`jit_compile`) or fed from tf.data (otherwise)."""
+    import keras
+    import tensorflow as tf
+    from pipeline.model import build_model, compile_model
+    from pipeline.training import make_deterministic, member_seed, member_split
+
+    if jit_compile:  # Keras silently drops jit_compile=True while TensorFlow's op determinism is on
+        keras.utils.set_random_seed(member_seed(config.seed, 0))
     else:
-        train, validation = member_split(len(x), params["seed"], 0, params["train"]["validation_fraction"])
-        model.fit(x[train], target[train], validation_data=(x[validation], target[validation]),
-                  batch_size=batch_size, epochs=epochs, verbose=0)
-        result["test_accuracy"] = accuracy(model.predict(x_test, batch_size=1024, verbose=0), y_test)
-    result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(result))
+        make_deterministic(member_seed(config.seed, 0))
+    keras.mixed_precision.set_global_policy(setup.precision)
+    train, validation = member_split(len(x), config.seed, 0, config.validation_fraction)
+    model = compile_model(build_model(config.architecture, x.shape[1:], 10, name=config.arch), config.optimizer,
+                          config.learning_rate, setup.steps_per_execution, jit_compile=jit_compile or "auto")
+    if jit_compile:
+        model.fit(x[train], y[train], validation_data=(x[validation], y[validation]), batch_size=config.batch_size,
+                  validation_batch_size=setup.validation_batch_size, epochs=config.epochs, callbacks=[timer],
+                  verbose=0)
+        return model
+    train_data = (tf.data.Dataset.from_tensor_slices((x[train], y[train])).shuffle(len(train), seed=config.seed)
+                  .batch(config.batch_size).prefetch(tf.data.AUTOTUNE))
+    validation_data = (tf.data.Dataset.from_tensor_slices((x[validation], y[validation]))
+                       .batch(setup.validation_batch_size).prefetch(tf.data.AUTOTUNE))
+    model.fit(train_data, validation_data=validation_data, epochs=config.epochs, callbacks=[timer], verbose=0)
+    return model
 
 
-def measure(way, task, arguments, environment):
-    command = [sys.executable, __file__, "--worker", way, "--task", task, "--steps", str(arguments.steps),
-               "--epochs", str(arguments.epochs), "--limit", str(arguments.limit), "--dataset", arguments.dataset]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **environment}
-    output = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
+def worker(way, epochs, limit, dataset):
+    """One way in this process; prints one JSON line."""
+    from pipeline import acceleration
+    from pipeline.metrics import accuracy
+    from pipeline.params import load_params
+    from pipeline.training import TrainConfig, train_member
+
+    params = load_params(os.path.join(ROOT, "params.yaml"))
+    config = dataclasses.replace(TrainConfig.from_params(params), epochs=epochs, early_stopping=False,
+                                 keep_best=False)  # every epoch runs, as in the notebook's fixed count
+    x, y, x_test, y_test = load_data(dataset, limit)
+    stage = acceleration.detect(config.precision, "auto")
+    off = acceleration.detect(config.precision, "off")
+    setups = {"stage": stage, "stage, accelerate off": off,
+              "off + steps_per_execution": dataclasses.replace(off, steps_per_execution=stage.steps_per_execution),
+              "off + validation_batch_size": dataclasses.replace(off,
+                                                                 validation_batch_size=stage.validation_batch_size),
+              "stage in float32": acceleration.detect("float32", "auto"),
+              "stage + 1 inter-op thread": stage}
+    if way == "stage + 1 inter-op thread":
+        import tensorflow as tf
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    timer = epoch_timer()
+    if way == "notebook":
+        model, setup = notebook(config, x, y, timer), None
+    elif way in ("stage + XLA jit_compile", "stage + tf.data"):
+        model, setup = variant(config, stage, x, y, timer, jit_compile=way == "stage + XLA jit_compile"), stage
+    else:
+        setup = setups[way]
+        model, _, _ = train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
+    seen = len(x)  # training and validation images, each seen once per epoch
+    print("RESULT " + json.dumps({
+        "way": way, "epoch_seconds": timer.seconds, "images_per_second": seen / min(timer.seconds[1:]),
+        "test_accuracy": accuracy(model.predict(x_test, batch_size=1024, verbose=0), y_test),
+        "setup": dataclasses.asdict(setup) if setup else None, "jit_compile": bool(model.jit_compile)}))
+
+
+def measure(way, arguments):
+    command = [sys.executable, __file__, "--worker", way, "--epochs", str(arguments.epochs),
+               "--limit", str(arguments.limit), "--dataset", arguments.dataset]
+    output = subprocess.run(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True,
+                            text=True, cwd=ROOT)
     for line in output.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    raise RuntimeError(f"{way} {task} failed:\n{output.stderr[-3000:]}")
+    raise RuntimeError(f"{way} failed:\n{output.stderr[-3000:]}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=100, help="training steps timed per way")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs of the accuracy comparison")
-    parser.add_argument("--limit", type=int, default=60000, help="training images used")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per way (at least 2; the first is not timed)")
+    parser.add_argument("--limit", type=int, default=60000, help="training images used (80 %% train, 20 %% validation)")
     parser.add_argument("--dataset", default="fashion_mnist")
-    parser.add_argument("--repeats", type=int, default=2, help="speed runs per way; the best is shown")
-    parser.add_argument("--levers", action="store_true", help="also time each lever on its own")
+    parser.add_argument("--levers", action="store_true", help="also each lever on its own")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--task", default="speed", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch compiles and is not timed")
     if arguments.worker:
-        return worker(arguments.worker, arguments.task, arguments.steps, arguments.epochs,
-                      arguments.limit, arguments.dataset)
+        return worker(arguments.worker, arguments.epochs, arguments.limit, arguments.dataset)
 
-    from pipeline.training import cpu_flags
+    from pipeline.acceleration import cpu_flags
 
-    shown = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if flag in cpu_flags()]
-    print(f"CPU: {os.cpu_count()} cores, flags {' '.join(shown) or 'none of avx2/avx512/amx'}")
-    print(f"{arguments.steps} steps of batch 128 per speed run, best of {arguments.repeats}\n")
+    model_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                       if line.startswith("model name")), "unknown") if os.path.exists("/proc/cpuinfo") else "unknown"
+    shown = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if flag in cpu_flags()]
+    print(f"CPU: {model_name}, {os.cpu_count()} cores, flags {' '.join(shown) or 'none of avx2/avx512/amx'}")
+    print(f"{arguments.limit} images of {arguments.dataset}, {arguments.epochs} epochs per way, "
+          "fastest epoch after the first\n")
     ways = {**WAYS, **(LEVERS if arguments.levers else {})}
-    speeds = {}
-    print(f"{'way':28} {'images/s':>9} {'vs notebook':>12} {'peak MB':>8}  what")
-    for way, (description, environment) in ways.items():
-        runs = [measure(way, "speed", arguments, environment) for _ in range(arguments.repeats)]
-        speeds[way] = max(run["images_per_second"] for run in runs)
-        peak = max(run["peak_memory_mb"] for run in runs)
-        print(f"{way:28} {speeds[way]:9.0f} {speeds[way] / speeds['notebook']:11.2f}x {peak:8.0f}  {description}",
-              flush=True)
-    if arguments.epochs > 0:
-        print(f"\ntest accuracy after {arguments.epochs} epochs of member 0, same seed and split:")
-        for way in WAYS:
-            result = measure(way, "accuracy", arguments, WAYS[way][1])
-            print(f"{way:28} {result['test_accuracy']:.4f}   peak {result['peak_memory_mb']:.0f} MB", flush=True)
+    notebook_speed = None
+    print(f"{'way':30} {'images/s':>9} {'vs notebook':>12} {'test acc':>9}  epoch seconds / what")
+    for way, description in ways.items():
+        result = measure(way, arguments)
+        speed = result["images_per_second"]
+        notebook_speed = notebook_speed or speed
+        seconds = " ".join(f"{value:.1f}" for value in result["epoch_seconds"])
+        print(f"{way:30} {speed:9.0f} {speed / notebook_speed:11.2f}x {result['test_accuracy']:9.4f}  [{seconds}] "
+              f"{description}", flush=True)
+        if way == "stage":
+            print(f"{'':30} chosen: {result['setup']}, jit_compile {result['jit_compile']}", flush=True)
 
 
 if __name__ == "__main__":

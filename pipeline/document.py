@@ -67,3 +67,18 @@ def to_html(blocks, title, base_directory):
             raise ValueError(f"unknown block kind {kind!r}")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def number(column, value):
+    """The notebook's precision: epochs to 0.1, losses to 5 places, the rest to 4."""
+    if column == "best_epoch":
+        return f"{value:.1f}"
+    if column == "support":
+        return f"{int(value):,}"
+    return f"{value:.5f}" if column.endswith("loss") else f"{value:.4f}"
+
+
+def table(frame, index_name):
+    """A ("table", header, rows) block from a DataFrame, its index as the first column."""
+    rows = [[str(index)] + [number(column, value) for column, value in row.items()] for index, row in frame.iterrows()]
+    return ("table", [index_name, *map(str, frame.columns)], rows)

@@ -10,11 +10,8 @@ import os
 import keras
 
 from pipeline.errors import PipelineError
+from pipeline.paths import ENSEMBLE_MODEL
 
-EXPORT_DIR = "export"  # not under models/: evaluate and report depend on that folder, and export runs after them
-ENSEMBLE_PATH = os.path.join(EXPORT_DIR, "ensemble.keras")
-SAVED_MODEL_DIR = os.path.join(EXPORT_DIR, "saved_model")
-CARD_PATH = os.path.join(EXPORT_DIR, "ensemble.json")  # class names and how inputs are prepared
 
 
 @keras.saving.register_keras_serializable(package="cnn_ensembles")
@@ -47,7 +44,7 @@ def combine(members, method, input_shape=(28, 28, 1)):
     return keras.Model(inputs, combined, name=f"ensemble_{method}_of_{len(members)}")
 
 
-def load_ensemble(path=ENSEMBLE_PATH):
+def load_ensemble(path=ENSEMBLE_MODEL):
     """The exported ensemble; a missing or damaged file is one PipelineError saying how to rebuild it."""
     rebuild = "run `dvc repro export` (after `dvc repro` has trained the members)"
     if not os.path.exists(path):

@@ -7,6 +7,8 @@ import shutil
 import tempfile
 import time
 
+from pipeline.paths import timing_path
+
 
 TEMPORARY_DIR = ".tmp"  # beside the project's folders, outside every tracked one (git and DVC ignore it)
 TEMPORARY_NAME = re.compile(r"^\..*\.(\d+)\.\w+\.tmp(\.\w+)?$")  # .<name>.<pid>.<random>.tmp<suffix>
@@ -87,9 +89,9 @@ def read_json(path):
 
 
 @contextlib.contextmanager
-def record_wall_time(stage, directory=os.path.join("reports", "timings")):
-    """Time the block; on success write {stage, wall_time_s} to <directory>/<stage>.json."""
+def record_wall_time(stage):
+    """Time the block; on success write {stage, wall_time_s} to pipeline.paths.timing_path(stage)."""
     start = time.perf_counter()
     yield
-    write_json(os.path.join(directory, f"{stage}.json"),
+    write_json(timing_path(stage),
                {"stage": stage, "wall_time_s": round(time.perf_counter() - start, 2)})

@@ -1,4 +1,6 @@
 """Loss and accuracy from predicted probabilities, computed the way Keras does."""
+from typing import Callable, NamedTuple
+
 import numpy as np
 
 EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before the log
@@ -32,4 +34,11 @@ def vote_probabilities(member_probabilities):
     return (votes + 0.5 * member_probabilities.mean(axis=0)) / (num_members + 0.5)
 
 
-ENSEMBLE_METHODS = {"mean": average_probabilities, "vote": vote_probabilities}
+class EnsembleMethod(NamedTuple):
+    combine: Callable  # members' probabilities (members, images, classes) -> the ensemble's (images, classes)
+    description: str  # how the report names it
+
+
+# ensemble.method -> its method: adding one is one entry here
+ENSEMBLE_METHODS = {"mean": EnsembleMethod(average_probabilities, "mean of the members' softmax outputs"),
+                    "vote": EnsembleMethod(vote_probabilities, "majority vote of the members")}

@@ -10,6 +10,7 @@ import inspect
 import keras
 
 from pipeline.errors import PipelineError
+from pipeline.options import OPTIMIZERS
 
 # The plain Keras layer types an architecture may use.
 LAYER_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
@@ -19,11 +20,6 @@ OUTPUT_ARGUMENTS = ("kernel_initializer", "bias_initializer", "kernel_regularize
 RESNET_ARGUMENTS = {"depth": None, "num_filters": 16, "activation": "relu",
                     "kernel_initializer": "he_normal", "l2": 1e-4}
 
-OPTIMIZERS = {"nadam": keras.optimizers.Nadam, "adam": keras.optimizers.Adam,
-              "sgd": keras.optimizers.SGD, "adadelta": keras.optimizers.Adadelta}
-# The studies ran Keras 2, whose defaults differ from Keras 3's (Nadam 0.001, Adadelta 0.001):
-# learning_rate: null in params.yaml means these.
-KERAS2_LEARNING_RATES = {"nadam": 0.002, "adam": 0.001, "adadelta": 1.0, "sgd": 0.01}
 
 
 def _allowed_arguments(layer_class):
@@ -144,15 +140,21 @@ def count_params(model):
     return sum(layer.count_params() for layer in model.layers if not isinstance(layer, keras.layers.Normalization))
 
 
-def compile_model(model, optimizer, learning_rate):
+def learning_rate_of(optimizer, learning_rate):
+    """`learning_rate`, or where it is None Keras 2's default for `optimizer`, which the studies ran."""
+    return OPTIMIZERS[optimizer][1] if learning_rate is None else learning_rate
+
+
+def compile_model(model, optimizer, learning_rate, steps_per_execution=1, jit_compile="auto"):
     """Categorical cross-entropy on integer labels, accuracy as the metric.
 
-    `learning_rate` None means Keras 2's default for `optimizer` (KERAS2_LEARNING_RATES).
+    `learning_rate` None means Keras 2's default for `optimizer` (OPTIMIZERS). `steps_per_execution`
+    and `jit_compile` ("auto": Keras decides, see pipeline.acceleration) change speed, not what is computed.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-    if learning_rate is None:
-        learning_rate = KERAS2_LEARNING_RATES[optimizer]
-    model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=getattr(keras.optimizers, OPTIMIZERS[optimizer][0])(learning_rate=learning_rate_of(
+                      optimizer, learning_rate)),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile,
+                  steps_per_execution=steps_per_execution)
     return model

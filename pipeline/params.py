@@ -12,13 +12,10 @@ from ruamel.yaml import YAML, YAMLError
 from pipeline.datasets import DATASETS
 from pipeline.errors import PipelineError
 from pipeline.metrics import ENSEMBLE_METHODS
+from pipeline.options import ACCELERATE, NORMALIZE, OPTIMIZERS, PRECISIONS, SPLITS
+from pipeline.paths import OWN_DATA_DIR
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # see pipeline.training.choose_precision
 USER_FORMATS = (".npz", ".csv", ".npy", ".pkl")  # see pipeline.user_data
-OWN_DATA_DIR = "data/own"  # `dataset` paths live here: fetch depends on this folder (dvc.yaml), so DVC sees edits
-NORMALIZE = ("scale", "standardize")
-SPLITS = ("per_member", "fixed", "none")
-OPTIMIZERS = ("nadam", "adam", "adadelta", "sgd")
 
 
 def _is_int(value):
@@ -122,6 +119,7 @@ SCHEMA = {
         "lr_schedule": (lr_schedule, "a list of [epoch, factor] pairs with increasing epochs >= 0 and "
                         "factors > 0, e.g. [[80, 0.1], [120, 0.01]]; [] for a constant rate"),
         "precision": (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
+        "accelerate": (lambda v: v in ACCELERATE, "one of " + ", ".join(ACCELERATE)),
     },
     "ensemble": {
         "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),

@@ -27,7 +27,8 @@ import_quietly("keras")  # before anything else loads TensorFlow, so its start-u
 import numpy as np  # noqa: E402
 
 from pipeline.datasets import IMAGES_MAGIC, decompress, parse_idx  # noqa: E402
-from pipeline.ensemble_model import CARD_PATH, ENSEMBLE_PATH, load_ensemble  # noqa: E402
+from pipeline.ensemble_model import load_ensemble  # noqa: E402
+from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.files import atomic_path, read_json  # noqa: E402
 from pipeline.preprocess import pixel_divisor, scale  # noqa: E402
@@ -137,7 +138,7 @@ def read_images(path, dark_on_light=False):
     return images
 
 
-def load_model(model_path=ENSEMBLE_PATH, card_path=CARD_PATH):
+def load_model(model_path=ENSEMBLE_MODEL, card_path=MODEL_CARD):
     """(the exported ensemble, its class names)."""
     model = load_ensemble(model_path)
     if not os.path.exists(card_path):
@@ -212,7 +213,7 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=3, help="classes per image, most likely first (default 3)")
     parser.add_argument("--dark-on-light", action="store_true",
                         help="invert the images first (the datasets are light-on-dark)")
-    parser.add_argument("--model", default=ENSEMBLE_PATH, help=f"the exported ensemble (default {ENSEMBLE_PATH})")
+    parser.add_argument("--model", default=ENSEMBLE_MODEL, help=f"the exported ensemble (default {ENSEMBLE_MODEL})")
     arguments = parser.parse_args(argv)
     if arguments.top < 1:
         parser.error(f"--top {arguments.top}: allowed: an integer >= 1")
@@ -224,7 +225,7 @@ def main(argv=None):
 
     try:
         model, class_names = load_model(arguments.model, os.path.join(os.path.dirname(arguments.model),
-                                                                      os.path.basename(CARD_PATH)))
+                                                                      os.path.basename(MODEL_CARD)))
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

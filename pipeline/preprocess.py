@@ -10,10 +10,9 @@ import numpy as np
 
 from pipeline.datasets import DATASETS, load_raw
 from pipeline.errors import PipelineError
+from pipeline.paths import RAW_DIR, USER_RAW_DIR
 from pipeline.user_data import relabel
 
-RAW_DIR = os.path.join("data", "raw")
-USER_RAW_DIR = os.path.join(RAW_DIR, "user")  # fetch stores a user's file here as data.npz
 
 
 def pixel_divisor(images):

@@ -1,14 +1,14 @@
 """Train one ensemble member: its own split, its own seed, its best epoch kept."""
 import csv
-import os
+import dataclasses
 
 import numpy as np
 import keras
 
 from pipeline.errors import PipelineError
-from pipeline.model import KERAS2_LEARNING_RATES, build_model, compile_model
-
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+from pipeline.members import HISTORY_KEYS
+from pipeline.model import build_model, compile_model, learning_rate_of
+from pipeline.options import SPLITS
 
 
 def member_seed(seed, member):
@@ -33,8 +33,8 @@ def member_split(num_examples, seed, member, validation_fraction, split="per_mem
     """
     if split == "none":
         return np.arange(num_examples), np.arange(0)
-    if split not in ("per_member", "fixed"):
-        raise ValueError(f"split {split!r} is not one of per_member, fixed, none")
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")
     split_seed = member_seed(seed, member) if split == "per_member" else seed32(seed)
     order = np.random.default_rng(split_seed).permutation(num_examples)
     num_validation = int(round(num_examples * validation_fraction))
@@ -65,31 +65,6 @@ def standardizer(x_train):
     layer = keras.layers.Normalization(axis=tuple(range(1, x_train.ndim)))
     layer.adapt(np.asarray(x_train))
     return layer
-
-
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # without one of these, bfloat16 is emulated and slow
-
-
-def cpu_flags(path="/proc/cpuinfo"):
-    """The CPU's feature flags (empty where /proc/cpuinfo does not exist)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return set(next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), []))
-    except OSError:
-        return set()
-
-
-def choose_precision(requested, has_gpu, flags):
-    """The Keras dtype policy for `requested`; "auto" takes the one that pays on this hardware.
-
-    Measured on a 2-core AMD EPYC without AMX (README): mixed_bfloat16 ran 15x slower
-    than float32 there, so "auto" uses bfloat16 only where the CPU has bf16 instructions.
-    """
-    if requested != "auto":
-        return requested
-    if has_gpu:
-        return "mixed_float16"
-    return "mixed_bfloat16" if flags & set(BF16_CPU_FLAGS) else "float32"
 
 
 def make_deterministic(seed):
@@ -127,8 +102,63 @@ class KeepBestWeights(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """What training a member reads from params.yaml, under the same names (train.* without the prefix).
+
+    `architecture` is the layer list of `architectures.<arch>`.
+    """
+    seed: int
+    epochs: int
+    batch_size: int
+    split: str
+    normalize: str
+    arch: str
+    architecture: list
+    activation: str | None
+    dropout: float | None
+    max_params: int | None
+    optimizer: str
+    learning_rate: float | None
+    validation_fraction: float
+    early_stopping: bool
+    patience: int
+    keep_best: bool
+    lr_schedule: list
+    precision: str
+    accelerate: str
+
+    @classmethod
+    def from_params(cls, params):
+        """The config of validated `params` (pipeline.params.load_params)."""
+        top = {field.name: params[field.name] for field in dataclasses.fields(cls) if field.name in params}
+        section = {key: value for key, value in params["train"].items() if key in cls.__dataclass_fields__}
+        return cls(architecture=params["architectures"][params["arch"]], **top, **section)
+
+
+class HistoryFile(keras.callbacks.Callback):
+    """Write Keras' per-epoch metrics (HISTORY_KEYS) to a CSV file as each epoch ends.
+
+    The file is the member's own record, read back by `read_history`; a key Keras did not
+    log (no val_* without a validation set) is an empty cell.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_begin(self, logs=None):
+        with open(self.path, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerow(["epoch", *HISTORY_KEYS])
+
+    def on_epoch_end(self, epoch, logs=None):
+        with open(self.path, "a", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerow([epoch + 1, *(repr(float(logs[key])) if key in logs else ""
+                                                      for key in HISTORY_KEYS)])
+
+
 class LogToDvclive(keras.callbacks.Callback):
-    """Log Keras' own metric names (loss, val_loss, ...) per epoch to a dvclive Live."""
+    """Log Keras' own metric names (loss, val_loss, ...) per epoch to a dvclive Live, for live views of a run."""
 
     def __init__(self, live):
         super().__init__()
@@ -136,48 +166,36 @@ class LogToDvclive(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         for key in HISTORY_KEYS:
-            if key in logs:  # no val_* without a validation set
+            if key in logs:
                 self.live.log_metric(key, float(logs[key]))
         self.live.next_step()
 
 
-def train_member(x, y, num_classes, *, member, seed, architecture, arch, epochs, batch_size, optimizer,
-                 learning_rate, validation_fraction, patience, split="per_member", early_stopping=True,
-                 keep_best=True, lr_schedule=(), normalize="scale", activation=None, dropout=None,
-                 max_params=None, precision="float32", callbacks=(), verbose=2):
-    """Train member `member`; return (model with its kept weights, history dict, kept epoch).
+def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), verbose=2):
+    """Train member `member` as `config` says, with `acceleration` (pipeline.acceleration.detect).
 
-    Keyword names are the params.yaml keys. `precision` is a Keras dtype policy
-    ("float32", "mixed_bfloat16", "mixed_float16").
+    Returns (model with its kept weights, history dict, kept epoch counted from 1).
     """
-    make_deterministic(member_seed(seed, member))
-    keras.mixed_precision.set_global_policy(precision)
-    train_index, validation_index = member_split(len(x), seed, member, validation_fraction, split)
+    make_deterministic(member_seed(config.seed, member))
+    keras.mixed_precision.set_global_policy(acceleration.precision)
+    train_index, validation_index = member_split(len(x), config.seed, member, config.validation_fraction,
+                                                 config.split)
     x_train, y_train = x[train_index], y[train_index]
-    normalization = standardizer(x_train) if normalize == "standardize" else None
-    model = compile_model(build_model(architecture, x.shape[1:], num_classes, name=arch, activation=activation,
-                                      dropout=dropout, max_params=max_params, normalization=normalization),
-                          optimizer, learning_rate)
-    best = KeepBestWeights() if keep_best else None
+    normalization = standardizer(x_train) if config.normalize == "standardize" else None
+    model = build_model(config.architecture, x.shape[1:], num_classes, name=config.arch,
+                        activation=config.activation, dropout=config.dropout, max_params=config.max_params,
+                        normalization=normalization)
+    compile_model(model, config.optimizer, config.learning_rate, steps_per_execution=acceleration.steps_per_execution)
+    best = KeepBestWeights() if config.keep_best else None
     own_callbacks = [best] if best else []
-    if early_stopping:
-        own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
-    if lr_schedule:
-        base_rate = KERAS2_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
-        own_callbacks.append(keras.callbacks.LearningRateScheduler(step_schedule(base_rate, lr_schedule)))
+    if config.early_stopping:
+        own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"))
+    if config.lr_schedule:
+        base_rate = learning_rate_of(config.optimizer, config.learning_rate)
+        own_callbacks.append(keras.callbacks.LearningRateScheduler(step_schedule(base_rate, config.lr_schedule)))
     validation = (x[validation_index], y[validation_index]) if len(validation_index) else None
-    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=validation,
+    history = model.fit(x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
+                        validation_data=validation, validation_batch_size=acceleration.validation_batch_size,
                         callbacks=[*own_callbacks, *callbacks], verbose=verbose).history
     kept_epoch = best.best_epoch if best else len(history["loss"])
     return model, history, kept_epoch
-
-
-def read_history(log_dir):
-    """The per-epoch history a LogToDvclive wrote to `log_dir`: {key: [value per epoch]} (keys it logged)."""
-    history = {}
-    for key in HISTORY_KEYS:
-        path = os.path.join(log_dir, "plots", "metrics", f"{key}.tsv")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                history[key] = [float(row[key]) for row in csv.DictReader(handle, delimiter="\t")]
-    return history

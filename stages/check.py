@@ -5,19 +5,16 @@ this one (fetch depends on its output), so a value refused here costs nothing of
 last good run. The output holds one fixed line: it stays the same whatever the params
 are, so after a good edit DVC still reruns only the stages whose own params changed.
 """
-import os
-
 from pipeline.errors import run_main
 from pipeline.files import write_text
 from pipeline.params import load_params
-
-CHECKED = os.path.join("data", "params_checked.txt")
+from pipeline.paths import PARAMS_CHECKED
 
 
 def main(argv=None):
     load_params()
-    write_text(CHECKED, "params.yaml: every value allowed\n")
-    print(f"check: params.yaml passed -> {CHECKED}")
+    write_text(PARAMS_CHECKED, "params.yaml: every value allowed\n")
+    print(f"check: params.yaml passed -> {PARAMS_CHECKED}")
 
 
 if __name__ == "__main__":

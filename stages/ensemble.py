@@ -4,7 +4,6 @@ Writes reports/metrics.json (the run's headline metrics) and
 reports/test_predictions.csv (actual and predicted class of every test image, with
 the ensemble's probability of each class).
 """
-import os
 
 import numpy as np
 import pandas as pd
@@ -14,12 +13,13 @@ from pipeline.errors import run_main
 from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.metrics import ENSEMBLE_METHODS, accuracy, log_loss
 from pipeline.params import load_params
+from pipeline.paths import METRICS, PREDICTIONS, PREPARED_DIR, TEST_PREDICTIONS
 
 
 def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test, method="mean"):
     """The metrics.json content from member probabilities shaped (members, images, classes)."""
     member_test_accuracy = [accuracy(p, y_test) for p in test_probabilities]
-    combine = ENSEMBLE_METHODS[method]
+    combine = ENSEMBLE_METHODS[method].combine
     ensemble_train, ensemble_test = combine(train_probabilities), combine(test_probabilities)
     test_accuracy = accuracy(ensemble_test, y_test)
     mean_member, best_member = float(np.mean(member_test_accuracy)), float(np.max(member_test_accuracy))
@@ -44,19 +44,19 @@ def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test, m
 
 def main(argv=None):
     method = load_params()["ensemble"]["method"]
-    data = prepared.load(os.path.join("data", "prepared"), names=("y_train", "y_test"))
-    with record_wall_time("ensemble"), np.load(os.path.join("data", "predictions", "members.npz")) as predictions:
+    data = prepared.load(PREPARED_DIR, names=("y_train", "y_test"))
+    with record_wall_time("ensemble"), np.load(PREDICTIONS) as predictions:
         metrics, ensemble_test = ensemble_metrics(predictions["train"], predictions["test"],
                                                   data["y_train"], data["y_test"], method)
     rounded = {group: {key: round(value, 6) for key, value in values.items()} for group, values in metrics.items()}
-    write_json(os.path.join("reports", "metrics.json"), rounded)
+    write_json(METRICS, rounded)
 
     class_names = data["meta"]["class_names"]
     predicted = np.argmax(ensemble_test, axis=1)
     table = pd.DataFrame(ensemble_test, columns=[f"p_{name}" for name in class_names])
     table.insert(0, "predicted", [class_names[i] for i in predicted])
     table.insert(0, "actual", [class_names[i] for i in data["y_test"]])
-    with atomic_path(os.path.join("reports", "test_predictions.csv")) as temporary:
+    with atomic_path(TEST_PREDICTIONS) as temporary:
         table.to_csv(temporary, index_label="index", float_format="%.6f")
     ensemble = metrics["ensemble"]
     print(f"ensemble ({method}) of {ensemble['members']}: test accuracy {ensemble['test_accuracy']:.4f} "

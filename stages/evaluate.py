@@ -5,8 +5,6 @@ the notebook's summary table, so the train figures were measured with dropout on
 test figures come from the restored best weights on the test set. The members'
 softmax outputs on the full training and test sets are saved for the ensemble stage.
 """
-import os
-
 from pipeline.startup import import_quietly
 
 import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
@@ -15,29 +13,23 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipeline import prepared  # noqa: E402
-from pipeline.errors import PipelineError, run_main  # noqa: E402
-from pipeline.files import atomic_path, read_json, record_wall_time, write_json  # noqa: E402
-from pipeline.members import load_member, log_dir_path  # noqa: E402
+from pipeline.errors import run_main  # noqa: E402
+from pipeline.files import atomic_path, record_wall_time, write_json  # noqa: E402
+from pipeline.members import HISTORY_KEYS, load_member, load_record  # noqa: E402
 from pipeline.metrics import accuracy, log_loss  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
-from pipeline.training import HISTORY_KEYS, read_history  # noqa: E402
+from pipeline.paths import MEMBERS_CSV, PREDICTIONS, PREPARED_DIR, TRAINING_CURVES, TRAINING_SUMMARY  # noqa: E402
 
 COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"]
 PREDICT_BATCH_SIZE = 1024  # inference only: larger batches are faster and use little memory
+SETUP_KEYS = ("backend", "device", "precision", "jit_compile", "steps_per_execution", "validation_batch_size")
 
 
 def evaluate_member(member, data):
-    """(row of the summary table, per-epoch curve rows, train probabilities, test probabilities)."""
-    log_dir = log_dir_path(member)
+    """(row of the summary table, per-epoch curve rows, training setup, train and test probabilities)."""
     model = load_member(member)
-    try:
-        history = read_history(log_dir)
-        epochs = len(history["loss"])  # val_* are NaN when the run had no validation set (split: none)
-        best_epoch = int(read_json(os.path.join(log_dir, "metrics.json"))["best_epoch"])
-    except (OSError, KeyError, ValueError) as error:
-        raise PipelineError(f"{log_dir}: the member's training history is missing or unreadable ("
-                            f"{type(error).__name__}: {error}); retrain it with `dvc repro -f train@{member}`") from None
-    history = {key: history.get(key, [float("nan")] * epochs) for key in HISTORY_KEYS}
+    history, record = load_record(member)  # val_* are NaN when the run had no validation set (split: none)
+    epochs, best_epoch = len(history["loss"]), int(record["best_epoch"])
     train_probabilities = model.predict(data["x_train"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     test_probabilities = model.predict(data["x_test"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
     at_best = {key: history[key][best_epoch - 1] for key in HISTORY_KEYS}
@@ -48,33 +40,43 @@ def evaluate_member(member, data):
            "test_accuracy": accuracy(test_probabilities, data["y_test"])}
     curves = [{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] for key in HISTORY_KEYS}}
               for epoch in range(epochs)]
-    return row, curves, train_probabilities, test_probabilities
+    setup = {key: record[key] for key in SETUP_KEYS}
+    return row, curves, setup, train_probabilities, test_probabilities
+
+
+def summarise_setups(setups):
+    """How the members trained, for `dvc exp show`: each setting's value, or per member where they differ."""
+    summary = {}
+    for key in SETUP_KEYS:
+        values = [setup[key] for setup in setups.values()]
+        summary[key] = (values[0] if all(value == values[0] for value in values)
+                        else ", ".join(f"{member}: {setup[key]}" for member, setup in setups.items()))
+    return {"training": summary}
 
 
 def main(argv=None):
     params = load_params()
-    data = prepared.load(os.path.join("data", "prepared"))
-    rows, curves, train_probabilities, test_probabilities = [], [], [], []
+    data = prepared.load(PREPARED_DIR)
+    rows, curves, setups, train_probabilities, test_probabilities = [], [], {}, [], []
     with record_wall_time("evaluate"):
         for member in params["members"]:
-            row, member_curves, train_p, test_p = evaluate_member(member, data)
+            row, member_curves, setups[member], train_p, test_p = evaluate_member(member, data)
             rows.append(row)
             curves.extend(member_curves)
             train_probabilities.append(train_p)
             test_probabilities.append(test_p)
-            print(f"evaluate: member {member}: test accuracy {row['test_accuracy']:.4f}, best epoch {row['best_epoch']}")
+            print(f"evaluate: member {member}: test accuracy {row['test_accuracy']:.4f}, "
+                  f"best epoch {row['best_epoch']}")
 
     table = pd.DataFrame(rows).set_index("member")[COLUMNS]
     table.index = [f"member_{member}" for member in table.index]
     table.loc["average"] = table.mean()
-    with atomic_path(os.path.join("reports", "members.csv")) as temporary:
+    with atomic_path(MEMBERS_CSV) as temporary:
         table.to_csv(temporary, index_label="member", float_format="%.5f")
-    write_json(os.path.join("reports", "members.json"),
-               {name: {key: None if np.isnan(value) else round(float(value), 6) for key, value in values.items()}
-                for name, values in table.to_dict(orient="index").items()})
-    with atomic_path(os.path.join("reports", "training_curves.csv")) as temporary:
+    write_json(TRAINING_SUMMARY, summarise_setups(setups))
+    with atomic_path(TRAINING_CURVES) as temporary:
         pd.DataFrame(curves).to_csv(temporary, index=False, float_format="%.6f")
-    with atomic_path(os.path.join("data", "predictions", "members.npz")) as temporary:
+    with atomic_path(PREDICTIONS) as temporary:
         with open(temporary, "wb") as handle:
             np.savez(handle, members=np.array(params["members"]),
                      train=np.stack(train_probabilities), test=np.stack(test_probabilities))

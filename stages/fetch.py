@@ -11,7 +11,7 @@ from pipeline.datasets import DATASETS, fetch
 from pipeline.errors import run_main
 from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.params import load_params
-from pipeline.preprocess import RAW_DIR, USER_RAW_DIR
+from pipeline.paths import RAW_DIR, USER_RAW_DIR
 from pipeline.user_data import load_user_file
 
 
@@ -32,7 +32,7 @@ def main(argv=None):
     with record_wall_time("fetch"):
         if dataset in DATASETS:
             source = fetch(dataset, os.path.join(RAW_DIR, dataset))
-            print(f"fetch: {dataset} from {source} -> data/raw/{dataset}/")
+            print(f"fetch: {dataset} from {source} -> {os.path.join(RAW_DIR, dataset)}/")
         else:
             count = store_user_file(dataset, params["allow_pickle"])
             print(f"fetch: {count} examples from {dataset} -> {USER_RAW_DIR}/data.npz")

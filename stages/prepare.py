@@ -4,14 +4,13 @@ In order: labels of a user's file mapped to 0..K-1, the `classes` subset (relabe
 0..K-1), a test set carved out of the training data when `test_fraction` is set, then
 `limit`. The test set is written here for evaluation only; no stage trains or selects on it.
 """
-import os
-
 import numpy as np
 
 from pipeline import prepared
 from pipeline.errors import PipelineError, run_main
 from pipeline.files import record_wall_time
 from pipeline.params import load_params
+from pipeline.paths import PREPARED_DIR
 from pipeline.preprocess import carve_test, load_dataset, pixel_divisor, scale, select_classes
 
 
@@ -45,9 +44,9 @@ def main(argv=None):
             "num_train": len(x_train), "num_test": len(x_test), "limit": limit,
             "test_fraction": params["test_fraction"]}
     with record_wall_time("prepare"):
-        prepared.save(os.path.join("data", "prepared"), arrays, meta)
+        prepared.save(PREPARED_DIR, arrays, meta)
     print(f"prepare: {params['dataset']}: {len(x_train)} training and {len(x_test)} test images, "
-          f"{len(class_names)} classes -> data/prepared/")
+          f"{len(class_names)} classes -> {PREPARED_DIR}/")
 
 
 if __name__ == "__main__":

@@ -11,28 +11,17 @@ import yaml  # noqa: E402
 from sklearn.metrics import precision_recall_fscore_support  # noqa: E402
 
 from pipeline import plots, prepared  # noqa: E402
-from pipeline.document import to_html, to_markdown  # noqa: E402
+from pipeline.document import table, to_html, to_markdown  # noqa: E402
 from pipeline.errors import PipelineError, run_main  # noqa: E402
 from pipeline.files import atomic_path, read_json, write_text  # noqa: E402
 from pipeline.members import load_member  # noqa: E402
+from pipeline.metrics import ENSEMBLE_METHODS  # noqa: E402
+from pipeline.options import SPLITS  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
+from pipeline.paths import (FIGURES_DIR, MEMBERS_CSV, METRICS, PER_CLASS, PREPARED_DIR,  # noqa: E402
+                            REPORT_HTML, REPORT_MD, REPORTS_DIR, TEST_PREDICTIONS, TRAINING_CURVES,
+                            TRAINING_SUMMARY, timing_path)
 
-FIGURES = os.path.join("reports", "figures")
-
-
-def number(column, value):
-    """The notebook's precision: epochs to 0.1, losses to 5 places, the rest to 4."""
-    if column == "best_epoch":
-        return f"{value:.1f}"
-    if column == "support":
-        return f"{int(value):,}"
-    return f"{value:.5f}" if column.endswith("loss") else f"{value:.4f}"
-
-
-def table(frame, index_name):
-    """A ("table", header, rows) block from a DataFrame, its index as the first column."""
-    rows = [[str(index)] + [number(column, value) for column, value in row.items()] for index, row in frame.iterrows()]
-    return ("table", [index_name, *map(str, frame.columns)], rows)
 
 
 def read_predictions(path, class_names):
@@ -86,42 +75,38 @@ def draw_figures(params, data, curves, predictions, probabilities, model):
         "weights": plots.weight_violins(model),
     }
     for key, figure in figures.items():
-        plots.save(figure, os.path.join(FIGURES, f"{key}.png"), dpi)
-    return {key: f"figures/{key}.png" for key in figures}
-
-
-SPLIT_TEXT = {"per_member": "each member holds out its own validation part",
-              "fixed": "one validation part held out for every member", "none": "all used for training"}
-METHOD_TEXT = {"mean": "mean of the members' softmax outputs", "vote": "majority vote of the members"}
+        plots.save(figure, os.path.join(FIGURES_DIR, f"{key}.png"), dpi)
+    return {key: os.path.relpath(os.path.join(FIGURES_DIR, f"{key}.png"), REPORTS_DIR) for key in figures}
 
 
 def main(argv=None):
     params = load_params()
-    data = prepared.load(os.path.join("data", "prepared"))
+    data = prepared.load(PREPARED_DIR)
     names = data["meta"]["class_names"]
-    metrics = read_json(os.path.join("reports", "metrics.json"))
-    members = pd.read_csv(os.path.join("reports", "members.csv"), index_col="member")
-    curves = pd.read_csv(os.path.join("reports", "training_curves.csv"))
-    predictions, probabilities = read_predictions(os.path.join("reports", "test_predictions.csv"), names)
+    metrics = read_json(METRICS)
+    members = pd.read_csv(MEMBERS_CSV, index_col="member")
+    curves = pd.read_csv(TRAINING_CURVES)
+    predictions, probabilities = read_predictions(TEST_PREDICTIONS, names)
     first_member = params["members"][0]
     model = load_member(first_member)
     figure = draw_figures(params, data, curves, predictions, probabilities, model)
 
     per_class = per_class_table(predictions["actual_id"], predictions["predicted_id"], names)
-    with atomic_path(os.path.join("reports", "per_class.csv")) as temporary:
+    with atomic_path(PER_CLASS) as temporary:
         per_class.to_csv(temporary, index_label="class", float_format="%.5f")
     stages = ["fetch", "prepare", *(f"train_{member}" for member in params["members"]), "evaluate", "ensemble", "export"]
-    timings = [read_json(path) for path in (os.path.join("reports", "timings", f"{stage}.json") for stage in stages)
+    timings = [read_json(path) for path in (timing_path(stage) for stage in stages)
                if os.path.exists(path)]
     ensemble, member_stats, meta = metrics["ensemble"], metrics["members"], data["meta"]
+    setup = read_json(TRAINING_SUMMARY)["training"]
     shown_params = {key: value for key, value in params.items() if key != "architectures"}
     shown_params["architectures"] = {params["arch"]: params["architectures"][params["arch"]]}
 
     blocks = [
         ("heading", f"{meta['dataset']}: an ensemble of {ensemble['members']} CNNs ({params['arch']})"),
-        ("paragraph", f"{meta['num_train']} training images ({SPLIT_TEXT[params['split']]}), "
+        ("paragraph", f"{meta['num_train']} training images ({SPLITS[params['split']]}), "
                       f"{meta['num_test']} test images" + (f", limit {meta['limit']}." if meta["limit"] else ".")),
-        ("subheading", f"Ensemble ({METHOD_TEXT[params['ensemble']['method']]})"),
+        ("subheading", f"Ensemble ({ENSEMBLE_METHODS[params['ensemble']['method']].description})"),
         ("table", ["", "accuracy", "loss"],
          [["train", f"{ensemble['train_accuracy']:.4f}", f"{ensemble['train_loss']:.5f}"],
           ["test", f"{ensemble['test_accuracy']:.4f}", f"{ensemble['test_loss']:.5f}"]]),
@@ -147,14 +132,18 @@ def main(argv=None):
         model_table(model),
         ("image", "Kernel weight distribution per layer", figure["weights"]),
         ("subheading", "Run"),
+        ("paragraph", "Trained with Keras on {backend}, device {device}, precision {precision}; XLA jit_compile "
+                      "{jit_compile}, steps_per_execution {steps_per_execution}, validation_batch_size "
+                      "{validation_batch_size} (train.accelerate: {accelerate}).".format(
+                          **setup, accelerate=params["train"]["accelerate"])),
         ("paragraph", "Wall time of each stage's work (Python start-up and imports, a few seconds each, excluded):"),
         ("table", ["stage", "seconds"], [[t["stage"], f"{t['wall_time_s']:.1f}"] for t in timings]),
         ("paragraph", "Parameters (params.yaml):"),
         ("code", yaml.safe_dump(shown_params, sort_keys=False, default_flow_style=None)),
     ]
-    write_text(os.path.join("reports", "report.md"), to_markdown(blocks))
-    write_text(os.path.join("reports", "report.html"), to_html(blocks, blocks[0][1], "reports"))
-    print(f"report: reports/report.md, reports/report.html, {len(figure)} figures in {FIGURES}/")
+    write_text(REPORT_MD, to_markdown(blocks))
+    write_text(REPORT_HTML, to_html(blocks, blocks[0][1], REPORTS_DIR))
+    print(f"report: {REPORT_MD}, {REPORT_HTML}, {len(figure)} figures in {FIGURES_DIR}/")
 
 
 if __name__ == "__main__":

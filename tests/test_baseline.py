@@ -59,7 +59,7 @@ def test_committed_reports_are_the_outputs_the_lock_records():
             if path.is_file():  # the ones in git, and in a workspace after `dvc repro` the cached ones too
                 assert hashlib.md5(path.read_bytes()).hexdigest() == out["md5"], out["path"]
                 checked.append(out["path"])
-    assert {"reports/metrics.json", "reports/members.json", "reports/report.md", "reports/per_class.csv",
+    assert {"reports/metrics.json", "reports/training.json", "reports/report.md", "reports/per_class.csv",
             "reports/test_predictions.csv", "reports/training_curves.csv"} <= set(checked)
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from conftest import ROOT
 from pipeline.errors import PipelineError
-from pipeline.model import KERAS2_LEARNING_RATES, build_model, compile_model, count_params
+from pipeline.model import build_model, compile_model, count_params
+from pipeline.options import OPTIMIZERS
 from pipeline.params import load_params
 from pipeline.training import standardizer
 
@@ -132,5 +133,5 @@ def test_architecture_that_does_not_fit_the_input_is_an_error():
 @pytest.mark.parametrize("optimizer", ["nadam", "adam", "adadelta", "sgd"])
 def test_learning_rate_null_means_keras_2_default(optimizer):
     model = compile_model(build_model([{"Flatten": {}}], (28, 28, 1), 2), optimizer, None)
-    assert float(model.optimizer.learning_rate) == pytest.approx(KERAS2_LEARNING_RATES[optimizer])
-    assert KERAS2_LEARNING_RATES["adadelta"] == 1.0  # Keras 3's default is 0.001: 004 and 003 ran 1.0
+    assert float(model.optimizer.learning_rate) == pytest.approx(OPTIMIZERS[optimizer][1])
+    assert OPTIMIZERS["adadelta"][1] == 1.0  # Keras 3's default is 0.001: 004 and 003 ran 1.0

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
+from pipeline.acceleration import cpu_flags
 from project import BARE_PATH, dvc, make_project, ran, run
 
 
@@ -36,7 +37,17 @@ def test_first_run_writes_reports_and_metrics(repo):
     curves = pd.read_csv(repo / "reports" / "training_curves.csv")
     assert sorted(curves["member"]) == [0, 1] and list(curves["epoch"]) == [1, 1]
     assert (repo / "models" / "member_1.keras").exists()
-    assert (repo / "models" / "member_1" / "plots" / "metrics" / "val_accuracy.tsv").exists()
+    member = repo / "models" / "member_1"
+    history = pd.read_csv(member / "history.csv")
+    assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"] and len(history) == 1
+    record = json.loads((member / "training.json").read_text())
+    assert record["best_epoch"] == 1 and record["epochs_run"] == 1
+    assert (member / "dvclive" / "plots" / "metrics" / "val_accuracy.tsv").exists()  # live view, read by no stage
+    training = json.loads((repo / "reports" / "training.json").read_text())["training"]
+    bf16 = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    assert training == {"backend": "tensorflow", "device": "cpu", "precision": "mixed_bfloat16" if bf16 else "float32",
+                        "jit_compile": False, "steps_per_execution": 32 if bf16 else 1, "validation_batch_size": 1024}
+    assert {key: record[key] for key in training} == training
 
 
 REPORT_SECTIONS = ["Ensemble (mean of the members' softmax outputs)", "Members", "Per class (ensemble, test set)",
@@ -81,12 +92,19 @@ def test_metrics_and_plots_commands_work(repo):
         assert title in page, output
 
 
+def test_exp_show_has_a_column_per_setting_not_per_member(repo):
+    header = dvc(repo, "exp", "show", "--csv").splitlines()[0].split(",")
+    assert "ensemble.test_accuracy" in header and "training.precision" in header and "train.accelerate" in header
+    assert not [column for column in header if column.startswith("member_")]  # per member: reports/members.csv
+    metrics = [column for column in header if column.split(".")[0] in ("ensemble", "members", "training")]
+    assert len(metrics) == 18, metrics  # metrics: 7 ensemble, 3 members, 6 training; params: ensemble.method, members
+
+
 def test_rerunning_a_member_reproduces_its_metrics(repo):
-    before = json.loads((repo / "reports" / "members.json").read_text())
+    before = (repo / "reports" / "members.csv").read_text()
     assert ran(dvc(repo, "repro", "--force", "--single-item", "train@0")) == ["train@0"]
     dvc(repo, "repro")
-    after = json.loads((repo / "reports" / "members.json").read_text())
-    assert after == before
+    assert (repo / "reports" / "members.csv").read_text() == before
     run(repo, "git", "checkout", "dvc.lock")  # .keras files record their save time; keep the lock clean
 
 
@@ -96,7 +114,7 @@ def test_exp_run_changes_only_what_its_params_reach(repo):
     diff = json.loads(dvc(repo, "metrics", "diff", "--json"))
     changed = diff["reports/metrics.json"]["ensemble.test_loss"]
     assert changed["old"] != changed["new"]
-    assert json.loads((repo / "reports" / "members.json").read_text())["member_0"]["best_epoch"] in (1, 2)
+    assert pd.read_csv(repo / "reports" / "members.csv", index_col="member").loc["member_0", "best_epoch"] in (1, 2)
 
     output = dvc(repo, "exp", "run", "-S", "members=[0,1,2]")
     assert ran(output) == ["check", "ensemble", "evaluate", "export", "report", "train@2"]  # 0 and 1 untouched
@@ -192,5 +210,5 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
     assert ran(output) == ["check", "ensemble", "evaluate", "export", "report"], output
     for stage in ("fetch", "prepare", "train@0", "train@1"):
         assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in output
-    for metrics in ("reports/metrics.json", "reports/members.json"):
+    for metrics in ("reports/metrics.json", "reports/training.json"):
         assert json.loads((shared / metrics).read_text()) == json.loads(run(repo, "git", "show", f"HEAD:{metrics}"))

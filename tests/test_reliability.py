@@ -354,16 +354,22 @@ def test_a_damaged_model_file_is_named_with_how_to_retrain_it(project, kind, rea
     assert last.endswith("; retrain it with `dvc repro -f train@0`")
 
 
-def test_a_missing_history_is_named_with_how_to_retrain_it(project):
-    path = project / "models" / "member_0" / "metrics.json"
+@pytest.mark.parametrize("name, text, reason", [
+    ("training.json", "{", "JSONDecodeError"),
+    ("history.csv", "epoch,loss\n1,0.5\n", "ValueError: history.csv lacks the columns accuracy, val_loss, val_accuracy"),
+    ("history.csv", "epoch,loss,accuracy,val_loss,val_accuracy\n", "ValueError: history.csv holds 0 epochs; "
+                                                                   "the kept epoch is "),
+])
+def test_a_damaged_history_is_named_with_how_to_retrain_it(project, name, text, reason):
+    path = project / "models" / "member_0" / name
     good = path.read_bytes()
-    path.write_text("{")
+    path.write_text(text)
     try:
         code, last = stage(project, "evaluate")
     finally:
         path.write_bytes(good)
     assert code == 1 and last.startswith("error: models/member_0: the member's training history is missing or "
-                                         "unreadable (JSONDecodeError"), last
+                                         f"unreadable ({reason}"), last
     assert last.endswith("retrain it with `dvc repro -f train@0`")
 
 

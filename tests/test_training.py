@@ -2,8 +2,11 @@ import keras
 import numpy as np
 import pytest
 
+from pipeline.acceleration import Acceleration, choose_acceleration, choose_precision, cpu_flags, device_kind
 from pipeline.errors import PipelineError
-from pipeline.training import (KeepBestWeights, choose_precision, cpu_flags, member_split, standardizer, step_schedule,
+from pipeline.members import read_history
+from pipeline.params import load_params
+from pipeline.training import (HistoryFile, KeepBestWeights, TrainConfig, member_split, standardizer, step_schedule,
                                train_member)
 
 TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
@@ -39,22 +42,62 @@ def tiny_data(count=240, seed=0):
     return images, labels
 
 
-def train_tiny(**overrides):
+PLAIN = Acceleration("tensorflow", "cpu", "float32", 1, None)  # accelerate: off
+FAST = Acceleration("tensorflow", "cpu", "float32", 32, 1024)  # accelerate: auto, in float32 so tests agree on every CPU
+
+
+def tiny_config(**overrides):
+    values = dict(seed=0, epochs=3, batch_size=32, split="per_member", normalize="scale", arch="tiny",
+                  architecture=TINY, activation=None, dropout=None, max_params=None, optimizer="nadam",
+                  learning_rate=0.002, validation_fraction=0.25, early_stopping=True, patience=10, keep_best=True,
+                  lr_schedule=[], precision="float32", accelerate="off")
+    return TrainConfig(**{**values, **overrides})
+
+
+def train_tiny(member=0, acceleration=PLAIN, callbacks=(), **overrides):
     x, y = tiny_data()
-    arguments = dict(member=0, seed=0, architecture=TINY, arch="tiny", epochs=3, batch_size=32,
-                     optimizer="nadam", learning_rate=0.002, validation_fraction=0.25, patience=10, verbose=0)
-    arguments.update(overrides)
-    return train_member(x, y, 4, **arguments)
+    return train_member(x, y, 4, tiny_config(**overrides), member, acceleration, callbacks=callbacks, verbose=0)
 
 
-def test_same_seed_gives_identical_weights_and_history():
-    model_a, history_a, best_a = train_tiny()
-    model_b, history_b, best_b = train_tiny()
+@pytest.mark.parametrize("acceleration", [PLAIN, FAST], ids=["off", "auto"])
+def test_same_seed_gives_identical_weights_and_history(acceleration):
+    model_a, history_a, best_a = train_tiny(acceleration=acceleration)
+    model_b, history_b, best_b = train_tiny(acceleration=acceleration)
     assert history_a == history_b and best_a == best_b
     for weights_a, weights_b in zip(model_a.get_weights(), model_b.get_weights()):
         np.testing.assert_array_equal(weights_a, weights_b)
-    _, history_c, _ = train_tiny(member=1)
+    _, history_c, _ = train_tiny(member=1, acceleration=acceleration)
     assert history_c != history_a
+
+
+def test_acceleration_changes_speed_not_what_is_learned():
+    """steps_per_execution and the validation batch size: the same epochs, to float rounding."""
+    _, plain, plain_best = train_tiny(epochs=4)
+    _, fast, fast_best = train_tiny(epochs=4, acceleration=FAST)
+    assert plain_best == fast_best
+    for key in plain:
+        np.testing.assert_allclose(fast[key], plain[key], rtol=1e-3, err_msg=key)
+
+
+def test_config_fields_are_the_params_keys():
+    params = load_params()
+    config = TrainConfig.from_params(params)
+    for field, value in vars(config).items():
+        if field == "architecture":
+            assert value == params["architectures"][params["arch"]]
+        else:
+            assert value == params.get(field, params["train"].get(field, "missing")), field
+    assert set(params["train"]) <= set(vars(config))  # every train.* key reaches the trainer
+
+
+def test_history_file_holds_every_epoch_and_empty_cells_without_validation(tmp_path):
+    path = str(tmp_path / "history.csv")
+    _, history, _ = train_tiny(epochs=2, callbacks=[HistoryFile(path)])
+    assert read_history(path) == {key: pytest.approx(history[key]) for key in history}
+    _, history, _ = train_tiny(epochs=2, split="none", early_stopping=False, keep_best=False,
+                               callbacks=[HistoryFile(path)])
+    written = read_history(path)
+    assert written["loss"] == pytest.approx(history["loss"]) and np.isnan(written["val_loss"]).all()
 
 
 def test_keep_best_weights_restores_the_best_validation_accuracy_epoch():
@@ -82,16 +125,35 @@ def test_keep_best_weights_only_replaces_on_strict_improvement():
     assert callback.best_epoch == 2 and callback.best_weights == [2]
 
 
-@pytest.mark.parametrize("requested, has_gpu, flags, expected", [
-    ("auto", False, {"avx2", "fma"}, "float32"),                 # this project's CI machine: no bf16 hardware
-    ("auto", False, {"avx512f", "amx_bf16", "amx_tile"}, "mixed_bfloat16"),
-    ("auto", False, {"avx512f", "avx512_bf16"}, "mixed_bfloat16"),
-    ("auto", True, set(), "mixed_float16"),
-    ("float32", True, {"amx_bf16"}, "float32"),                  # a forced value always wins
-    ("mixed_bfloat16", False, set(), "mixed_bfloat16"),
+@pytest.mark.parametrize("requested, device, flags, expected", [
+    ("auto", "cpu", {"avx2", "fma"}, "float32"),                 # a CPU without bf16 instructions (Zen 3)
+    ("auto", "cpu", {"avx512f", "amx_bf16", "amx_tile"}, "mixed_bfloat16"),
+    ("auto", "cpu", {"avx512f", "avx512_bf16"}, "mixed_bfloat16"),
+    ("auto", "gpu", set(), "mixed_float16"),
+    ("float32", "gpu", {"amx_bf16"}, "float32"),                  # a forced value always wins
+    ("mixed_bfloat16", "cpu", set(), "mixed_bfloat16"),
 ])
-def test_choose_precision(requested, has_gpu, flags, expected):
-    assert choose_precision(requested, has_gpu, flags) == expected
+def test_choose_precision(requested, device, flags, expected):
+    assert choose_precision(requested, device, flags) == expected
+
+
+@pytest.mark.parametrize("precision, accelerate, device, flags, expected", [
+    ("auto", "auto", "cpu", {"avx512_bf16"}, ("mixed_bfloat16", 32, 1024)),
+    ("auto", "auto", "cpu", {"avx2"}, ("float32", 1, 1024)),  # steps_per_execution was slower there
+    ("float32", "auto", "cpu", {"amx_bf16"}, ("float32", 1, 1024)),
+    ("auto", "auto", "gpu", set(), ("mixed_float16", 32, 1024)),
+    ("auto", "off", "cpu", {"avx512_bf16"}, ("mixed_bfloat16", 1, None)),
+])
+def test_choose_acceleration(precision, accelerate, device, flags, expected):
+    chosen = choose_acceleration(precision, accelerate, device, flags, "jax")
+    assert (chosen.precision, chosen.steps_per_execution, chosen.validation_batch_size) == expected
+    assert (chosen.backend, chosen.device) == ("jax", device)
+    with pytest.raises(ValueError, match="accelerate 'fast' is not one of auto, off"):
+        choose_acceleration(precision, "fast", device, flags, "jax")
+
+
+def test_device_kind_is_found_through_keras():
+    assert device_kind() == "cpu"  # CI has no GPU; the function asks Keras, not TensorFlow
 
 
 def test_cpu_flags_reads_the_flags_line(tmp_path):
@@ -103,7 +165,8 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
 
 def test_mixed_bfloat16_trains_with_a_float32_output():
     try:
-        model, history, _ = train_tiny(epochs=1, precision="mixed_bfloat16")
+        model, history, _ = train_tiny(epochs=1, acceleration=Acceleration("tensorflow", "cpu", "mixed_bfloat16",
+                                                                           1, None))
     finally:  # the policy is process-wide: leave float32 for the tests after this one
         keras.mixed_precision.set_global_policy("float32")
     assert model.layers[0].compute_dtype == "bfloat16" and model.layers[-1].compute_dtype == "float32"

@@ -1,0 +1,58 @@
+"""Where every stage reads and writes: the one place besides dvc.yaml that names these paths.
+
+Relative to the project root, where DVC runs each stage. dvc.yaml must list the same
+paths as deps and outs; tests/test_paths.py checks that it does.
+"""
+import os
+
+PARAMS_CHECKED = os.path.join("data", "params_checked.txt")  # check's output: fetch depends on it
+OWN_DATA_DIR = os.path.join("data", "own")  # `dataset` paths live here: fetch depends on this folder
+RAW_DIR = os.path.join("data", "raw")
+USER_RAW_DIR = os.path.join(RAW_DIR, "user")  # a user's file, converted by fetch
+PREPARED_DIR = os.path.join("data", "prepared")
+PREDICTIONS = os.path.join("data", "predictions", "members.npz")  # every member's test probabilities
+MODELS_DIR = "models"
+REPORTS_DIR = "reports"
+TIMINGS_DIR = os.path.join(REPORTS_DIR, "timings")
+FIGURES_DIR = os.path.join(REPORTS_DIR, "figures")
+MEMBERS_CSV = os.path.join(REPORTS_DIR, "members.csv")  # one row per member
+TRAINING_SUMMARY = os.path.join(REPORTS_DIR, "training.json")  # a metric: how the members trained
+TRAINING_CURVES = os.path.join(REPORTS_DIR, "training_curves.csv")
+METRICS = os.path.join(REPORTS_DIR, "metrics.json")  # the ensemble's metric
+TEST_PREDICTIONS = os.path.join(REPORTS_DIR, "test_predictions.csv")
+PER_CLASS = os.path.join(REPORTS_DIR, "per_class.csv")
+REPORT_MD = os.path.join(REPORTS_DIR, "report.md")
+REPORT_HTML = os.path.join(REPORTS_DIR, "report.html")
+EXPORT_DIR = "export"  # not under models/: evaluate and report depend on that folder, and export runs after them
+ENSEMBLE_MODEL = os.path.join(EXPORT_DIR, "ensemble.keras")
+SAVED_MODEL_DIR = os.path.join(EXPORT_DIR, "saved_model")
+MODEL_CARD = os.path.join(EXPORT_DIR, "ensemble.json")  # class names and how inputs are prepared
+
+
+def model_path(member):
+    """Member `member`'s trained Keras model."""
+    return os.path.join(MODELS_DIR, f"member_{member}.keras")
+
+
+def member_dir(member):
+    """Member `member`'s training record: history.csv, training.json and dvclive's folder."""
+    return os.path.join(MODELS_DIR, f"member_{member}")
+
+
+# In each member's folder (train writes them into a temporary folder first, so by these names):
+HISTORY_NAME = "history.csv"  # loss and accuracy per epoch (pipeline.training.HistoryFile)
+RECORD_NAME = "training.json"  # the kept epoch, epochs run, and how the member trained
+DVCLIVE_NAME = "dvclive"  # dvclive's live log of the same history (for live views; no stage reads it)
+
+
+def history_path(member):
+    return os.path.join(member_dir(member), HISTORY_NAME)
+
+
+def record_path(member):
+    return os.path.join(member_dir(member), RECORD_NAME)
+
+
+def timing_path(stage):
+    """The wall time record of `stage` (train@3 writes train_3)."""
+    return os.path.join(TIMINGS_DIR, f"{stage}.json")

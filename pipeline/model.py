@@ -12,10 +12,6 @@ import keras
 from pipeline.errors import PipelineError
 from pipeline.options import OPTIMIZERS
 
-# The plain Keras layer types an architecture may use.
-LAYER_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
-               "Flatten", "Dropout", "Dense", "BatchNormalization", "Activation")
-COMPOSITE_TYPES = ("ResNetV1", "Output")
 OUTPUT_ARGUMENTS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer")
 RESNET_ARGUMENTS = {"depth": None, "num_filters": 16, "activation": "relu",
                     "kernel_initializer": "he_normal", "l2": 1e-4}
@@ -49,10 +45,7 @@ def override(arguments, layer_type, activation=None, dropout=None):
 
 
 def make_layer(layer_type, arguments, where):
-    """One Keras layer of type `layer_type`; `where` names it in errors."""
-    if layer_type not in LAYER_TYPES:
-        raise PipelineError(f"{where}: unknown layer type {layer_type!r}; allowed: "
-                            f"{', '.join(LAYER_TYPES + COMPOSITE_TYPES)}")
+    """One plain Keras layer of type `layer_type`; `where` names it in errors."""
     layer_class = getattr(keras.layers, layer_type)
     _check_arguments(arguments, _allowed_arguments(layer_class), layer_type, where)
     try:
@@ -95,6 +88,21 @@ def resnet_v1(x, where, **arguments):
     return x
 
 
+def plain_layer(layer_type):
+    """The LAYER_BUILDERS entry of a plain Keras layer: keras.layers.<layer_type>(**arguments)(x)."""
+    return lambda x, arguments, where: make_layer(layer_type, arguments, where)(x)
+
+
+# What an architecture entry {LayerType: {argument: value}} may name: LayerType -> function(x, arguments, where)
+# that adds it to the graph and returns the new output. Adding a layer type is one entry here. `Output` is not
+# a layer but the arguments of the softmax output (last entry only): build_model handles it.
+LAYER_BUILDERS = {
+    **{name: plain_layer(name) for name in ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+                                            "Flatten", "Dropout", "Dense", "BatchNormalization", "Activation")},
+    "ResNetV1": lambda x, arguments, where: resnet_v1(x, where, **arguments),
+}
+
+
 def build_model(architecture, input_shape, num_classes, *, name="model", activation=None, dropout=None,
                 max_params=None, normalization=None):
     """The architecture's layers, then Dense(num_classes, softmax).
@@ -119,10 +127,11 @@ def build_model(architecture, input_shape, num_classes, *, name="model", activat
                     raise PipelineError(f"{where}: Output must be the last entry")
                 _check_arguments(arguments, OUTPUT_ARGUMENTS, "Output", where)
                 output_arguments = arguments
-            elif layer_type == "ResNetV1":
-                x = resnet_v1(x, where, **arguments)
+            elif layer_type in LAYER_BUILDERS:
+                x = LAYER_BUILDERS[layer_type](x, arguments, where)
             else:
-                x = make_layer(layer_type, arguments, where)(x)
+                raise PipelineError(f"{where}: unknown layer type {layer_type!r}; allowed: "
+                                    f"{', '.join([*LAYER_BUILDERS, 'Output'])}")
         # float32 output: softmax and loss stay exact under mixed precision
         outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", **output_arguments)(x)
     except ValueError as error:

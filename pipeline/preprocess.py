@@ -11,6 +11,8 @@ import numpy as np
 from pipeline.datasets import DATASETS, load_raw
 from pipeline.errors import PipelineError
 from pipeline.paths import RAW_DIR, USER_RAW_DIR
+
+USER_ARRAYS = "data.npz"  # in USER_RAW_DIR: the user's file as fetch stored it (features, target)
 from pipeline.user_data import relabel
 
 
@@ -35,7 +37,7 @@ def load_dataset(dataset, test_fraction):
     if dataset in DATASETS:
         x_train, y_train, x_test, y_test = load_raw(os.path.join(RAW_DIR, dataset))
         return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), DATASETS[dataset]["class_names"]
-    with np.load(os.path.join(USER_RAW_DIR, "data.npz")) as archive:
+    with np.load(os.path.join(USER_RAW_DIR, USER_ARRAYS)) as archive:
         x_train, (y_train, original_labels) = archive["features"], relabel(archive["target"])
     if test_fraction is None:
         raise PipelineError(f"params.yaml: test_fraction: null is not allowed with {dataset}, which has no test "

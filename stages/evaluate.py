@@ -45,7 +45,10 @@ def evaluate_member(member, data):
 
 
 def summarise_setups(setups):
-    """How the members trained, for `dvc exp show`: each setting's value, or per member where they differ."""
+    """How the members trained, for `dvc exp show`: each setting's value, or per member where they differ.
+
+    Written to reports/training.json with the members' mean validation figures (what a search selects on).
+    """
     summary = {}
     for key in SETUP_KEYS:
         values = [setup[key] for setup in setups.values()]
@@ -73,7 +76,10 @@ def main(argv=None):
     table.loc["average"] = table.mean()
     with atomic_path(MEMBERS_CSV) as temporary:
         table.to_csv(temporary, index_label="member", float_format="%.5f")
-    write_json(TRAINING_SUMMARY, summarise_setups(setups))
+    average = table.loc["average"]  # NaN validation figures (split: none) become null
+    validation = {f"mean_{key}": None if np.isnan(average[f"val_{key}"]) else round(float(average[f"val_{key}"]), 6)
+                  for key in ("accuracy", "loss")}
+    write_json(TRAINING_SUMMARY, {**summarise_setups(setups), "validation": validation})
     with atomic_path(TRAINING_CURVES) as temporary:
         pd.DataFrame(curves).to_csv(temporary, index=False, float_format="%.6f")
     with atomic_path(PREDICTIONS) as temporary:

@@ -12,6 +12,7 @@ from pipeline.errors import run_main
 from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.params import load_params
 from pipeline.paths import RAW_DIR, USER_RAW_DIR
+from pipeline.preprocess import USER_ARRAYS
 from pipeline.user_data import load_user_file
 
 
@@ -20,7 +21,7 @@ def store_user_file(path, allow_pickle):
     features, target = load_user_file(path, allow_pickle)
     with atomic_path(USER_RAW_DIR) as temporary:
         os.makedirs(temporary)
-        with open(os.path.join(temporary, "data.npz"), "wb") as handle:
+        with open(os.path.join(temporary, USER_ARRAYS), "wb") as handle:
             np.savez(handle, features=features, target=target)
         write_json(os.path.join(temporary, "source.json"), {"path": path, "examples": len(target)})
     return len(target)
@@ -35,7 +36,7 @@ def main(argv=None):
             print(f"fetch: {dataset} from {source} -> {os.path.join(RAW_DIR, dataset)}/")
         else:
             count = store_user_file(dataset, params["allow_pickle"])
-            print(f"fetch: {count} examples from {dataset} -> {USER_RAW_DIR}/data.npz")
+            print(f"fetch: {count} examples from {dataset} -> {os.path.join(USER_RAW_DIR, USER_ARRAYS)}")
 
 
 if __name__ == "__main__":

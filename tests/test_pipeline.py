@@ -43,7 +43,9 @@ def test_first_run_writes_reports_and_metrics(repo):
     record = json.loads((member / "training.json").read_text())
     assert record["best_epoch"] == 1 and record["epochs_run"] == 1
     assert (member / "dvclive" / "plots" / "metrics" / "val_accuracy.tsv").exists()  # live view, read by no stage
-    training = json.loads((repo / "reports" / "training.json").read_text())["training"]
+    summary = json.loads((repo / "reports" / "training.json").read_text())
+    assert summary["validation"]["mean_accuracy"] == pytest.approx(members.loc["average", "val_accuracy"], abs=1e-5)
+    training = summary["training"]
     bf16 = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
     assert training == {"backend": "tensorflow", "device": "cpu", "precision": "mixed_bfloat16" if bf16 else "float32",
                         "jit_compile": False, "steps_per_execution": 32 if bf16 else 1, "validation_batch_size": 1024}
@@ -98,6 +100,7 @@ def test_exp_show_has_a_column_per_setting_not_per_member(repo):
     assert not [column for column in header if column.startswith("member_")]  # per member: reports/members.csv
     metrics = [column for column in header if column.split(".")[0] in ("ensemble", "members", "training")]
     assert len(metrics) == 18, metrics  # metrics: 7 ensemble, 3 members, 6 training; params: ensemble.method, members
+    assert "validation.mean_accuracy" in header and "validation.mean_loss" in header  # what a search selects on
 
 
 def test_rerunning_a_member_reproduces_its_metrics(repo):

@@ -119,6 +119,9 @@ def worker(way, epochs, limit, dataset):
     from pipeline.params import load_params
     from pipeline.training import TrainConfig, train_member
 
+    if way == "stage + 1 inter-op thread":  # before anything starts TensorFlow's runtime
+        import tensorflow as tf
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     params = load_params(os.path.join(ROOT, "params.yaml"))
     config = dataclasses.replace(TrainConfig.from_params(params), epochs=epochs, early_stopping=False,
                                  keep_best=False)  # every epoch runs, as in the notebook's fixed count
@@ -131,9 +134,6 @@ def worker(way, epochs, limit, dataset):
                                                                  validation_batch_size=stage.validation_batch_size),
               "stage in float32": acceleration.detect("float32", "auto"),
               "stage + 1 inter-op thread": stage}
-    if way == "stage + 1 inter-op thread":
-        import tensorflow as tf
-        tf.config.threading.set_inter_op_parallelism_threads(1)
     timer = epoch_timer()
     if way == "notebook":
         model, setup = notebook(config, x, y, timer), None

@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -37,23 +36,6 @@ LEVERS = {
     "stage + tf.data": "not adopted: input from a shuffled, prefetched tf.data pipeline",
     "stage + 1 inter-op thread": "not adopted: TensorFlow inter_op_parallelism_threads=1",
 }
-
-
-def epoch_timer():
-    """A Keras callback whose `seconds` collects each epoch's wall time (Keras is imported in workers only)."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds, self.start = [], None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.start)
-    return EpochTimer()
 
 
 def load_data(dataset, limit):
@@ -134,7 +116,9 @@ def worker(way, epochs, limit, dataset):
                                                                  validation_batch_size=stage.validation_batch_size),
               "stage in float32": acceleration.detect("float32", "auto"),
               "stage + 1 inter-op thread": stage}
-    timer = epoch_timer()
+    from train_outside_dvc import EpochTimes  # beside this script: the same per-epoch wall times
+
+    timer = EpochTimes()
     if way == "notebook":
         model, setup = notebook(config, x, y, timer), None
     elif way in ("stage + XLA jit_compile", "stage + tf.data"):

@@ -11,10 +11,9 @@ import numpy as np
 from pipeline.datasets import DATASETS, load_raw
 from pipeline.errors import PipelineError
 from pipeline.paths import RAW_DIR, USER_RAW_DIR
-
-USER_ARRAYS = "data.npz"  # in USER_RAW_DIR: the user's file as fetch stored it (features, target)
 from pipeline.user_data import relabel
 
+USER_ARRAYS = "data.npz"  # in USER_RAW_DIR: the user's file as fetch stored it (features, target)
 
 
 def pixel_divisor(images):

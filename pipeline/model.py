@@ -15,6 +15,8 @@ from pipeline.options import OPTIMIZERS
 OUTPUT_ARGUMENTS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer")
 RESNET_ARGUMENTS = {"depth": None, "num_filters": 16, "activation": "relu",
                     "kernel_initializer": "he_normal", "l2": 1e-4}
+PREACT_ARGUMENTS = {"filters": [32, 64, 128], "blocks": 2, "activation": "relu", "kernel_initializer": "he_normal"}
+BLOCK_TYPES = ("ResNetV1", "PreActResNet")  # blocks whose `activation` the run-wide override replaces
 
 
 
@@ -37,7 +39,7 @@ def override(arguments, layer_type, activation=None, dropout=None):
     dropout replaces every Dropout rate. None keeps the architecture's values.
     """
     arguments = dict(arguments or {})
-    if activation is not None and ("activation" in arguments or layer_type == "ResNetV1"):
+    if activation is not None and ("activation" in arguments or layer_type in BLOCK_TYPES):
         arguments["activation"] = activation
     if dropout is not None and layer_type == "Dropout":
         arguments["rate"] = dropout
@@ -88,6 +90,42 @@ def resnet_v1(x, where, **arguments):
     return x
 
 
+def preact_resnet(x, where, **arguments):
+    """A pre-activation ResNet body (He et al., 2016) for small images.
+
+    A 3x3 convolution, then one stage per entry of `filters`, each of `blocks` residual blocks
+    [BatchNorm, activation, Conv 3x3, BatchNorm, activation, Conv 3x3] added to their input (the first
+    block of every later stage halves the size, its shortcut a 1x1 convolution), then BatchNorm,
+    activation and global average pooling.
+    """
+    _check_arguments(arguments, list(PREACT_ARGUMENTS), "PreActResNet", where)
+    options = {**PREACT_ARGUMENTS, **arguments}
+    filters, blocks = options["filters"], options["blocks"]
+    if not (isinstance(filters, list) and filters and all(isinstance(f, int) and not isinstance(f, bool) and f > 0
+                                                          for f in filters)):
+        raise PipelineError(f"{where}: PreActResNet filters {filters!r} is not allowed; allowed: a list of "
+                            "integers >= 1, one per stage, e.g. [32, 64, 128]")
+    if not isinstance(blocks, int) or isinstance(blocks, bool) or blocks < 1:
+        raise PipelineError(f"{where}: PreActResNet blocks {blocks!r} is not allowed; allowed: an integer >= 1")
+
+    def convolution(width, size, strides=1):
+        return keras.layers.Conv2D(width, size, strides=strides, padding="same", use_bias=False,
+                                   kernel_initializer=options["kernel_initializer"])
+
+    def activate(tensor):
+        return keras.layers.Activation(options["activation"])(keras.layers.BatchNormalization()(tensor))
+
+    x = convolution(filters[0], 3)(x)
+    for stage, width in enumerate(filters):
+        for block in range(blocks):
+            strides = 2 if stage > 0 and block == 0 else 1
+            y = activate(x)
+            shortcut = x if strides == 1 and x.shape[-1] == width else convolution(width, 1, strides)(y)
+            y = convolution(width, 3)(activate(convolution(width, 3, strides)(y)))
+            x = keras.layers.add([shortcut, y])
+    return keras.layers.GlobalAveragePooling2D()(activate(x))
+
+
 def plain_layer(layer_type):
     """The LAYER_BUILDERS entry of a plain Keras layer: keras.layers.<layer_type>(**arguments)(x)."""
     return lambda x, arguments, where: make_layer(layer_type, arguments, where)(x)
@@ -100,6 +138,7 @@ LAYER_BUILDERS = {
     **{name: plain_layer(name) for name in ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
                                             "Flatten", "Dropout", "Dense", "BatchNormalization", "Activation")},
     "ResNetV1": lambda x, arguments, where: resnet_v1(x, where, **arguments),
+    "PreActResNet": lambda x, arguments, where: preact_resnet(x, where, **arguments),
 }
 
 
@@ -154,16 +193,18 @@ def learning_rate_of(optimizer, learning_rate):
     return OPTIMIZERS[optimizer][1] if learning_rate is None else learning_rate
 
 
-def compile_model(model, optimizer, learning_rate, steps_per_execution=1, jit_compile="auto"):
+def compile_model(model, optimizer, learning_rate, steps_per_execution=1, jit_compile="auto", label_smoothing=0.0):
     """Categorical cross-entropy on integer labels, accuracy as the metric.
 
-    `learning_rate` None means Keras 2's default for `optimizer` (OPTIMIZERS). `steps_per_execution`
+    `learning_rate` None means Keras 2's default for `optimizer` (OPTIMIZERS); it may be a Keras schedule.
+    `label_smoothing` > 0 trains on one-hot labels (Keras' sparse loss cannot smooth). `steps_per_execution`
     and `jit_compile` ("auto": Keras decides, see pipeline.acceleration) change speed, not what is computed.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
     model.compile(optimizer=getattr(keras.optimizers, OPTIMIZERS[optimizer][0])(learning_rate=learning_rate_of(
                       optimizer, learning_rate)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile,
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing) if label_smoothing
+                  else "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)
     return model

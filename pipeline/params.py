@@ -76,8 +76,8 @@ def class_list(value):
 
 
 def lr_schedule(value):
-    """[[epoch, factor], ...] with increasing epochs >= 0 and factors > 0."""
-    return (isinstance(value, list)
+    """"cosine", or [[epoch, factor], ...] with increasing epochs >= 0 and factors > 0."""
+    return value == "cosine" or (isinstance(value, list)
             and all(isinstance(step, list) and len(step) == 2 and non_negative_int(step[0])
                     and positive_number(step[1]) for step in value)
             and all(a[0] < b[0] for a, b in zip(value, value[1:])))
@@ -116,8 +116,14 @@ SCHEMA = {
         "early_stopping": (lambda v: isinstance(v, bool), "true or false"),
         "patience": (positive_int, "an integer >= 1"),
         "keep_best": (lambda v: isinstance(v, bool), "true or false"),
-        "lr_schedule": (lr_schedule, "a list of [epoch, factor] pairs with increasing epochs >= 0 and "
-                        "factors > 0, e.g. [[80, 0.1], [120, 0.01]]; [] for a constant rate"),
+        "lr_schedule": (lr_schedule, "cosine, or a list of [epoch, factor] pairs with increasing epochs >= 0 "
+                        "and factors > 0, e.g. [[80, 0.1], [120, 0.01]]; [] for a constant rate"),
+        "warmup_epochs": (non_negative_int, "an integer >= 0"),
+        "label_smoothing": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
+        "augment": {
+            "shift": (lambda v: non_negative_int(v) and v <= 14, "an integer from 0 to 14 (pixels)"),
+            "flip": (lambda v: isinstance(v, bool), "true or false"),
+        },
         "precision": (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
         "accelerate": (lambda v: v in ACCELERATE, "one of " + ", ".join(ACCELERATE)),
     },
@@ -171,6 +177,13 @@ def validate(params, path="params.yaml"):
             if params["train"][key]:
                 _fail(path, f"train.{key}", "true is not allowed with split: none (no validation set); "
                                             "allowed: false")
+    warmup = params["train"]["warmup_epochs"]
+    if warmup and params["train"]["lr_schedule"] != "cosine":
+        _fail(path, "train.warmup_epochs", f"{warmup} is not allowed with train.lr_schedule "
+                                           f"{params['train']['lr_schedule']!r}; allowed: 0 (a warm-up leads into cosine)")
+    if warmup >= params["epochs"]:
+        _fail(path, "train.warmup_epochs", f"{warmup} is not allowed with epochs {params['epochs']}; "
+                                           "allowed: fewer warm-up epochs than epochs")
     _check_limit(params, path)
     return params
 

@@ -1,10 +1,12 @@
 """Train one ensemble member: its own split, its own seed, its best epoch kept."""
 import csv
 import dataclasses
+import math
 
 import numpy as np
 import keras
 
+from pipeline.augment import augment
 from pipeline.errors import PipelineError
 from pipeline.members import HISTORY_KEYS
 from pipeline.model import build_model, compile_model, learning_rate_of
@@ -54,6 +56,45 @@ def step_schedule(learning_rate, lr_schedule):
                 factor = step_factor
         return learning_rate * factor
     return schedule
+
+
+def cosine_schedule(learning_rate, epochs, warmup_epochs, steps_per_epoch):
+    """Linear warm-up from 0 over `warmup_epochs`, then cosine decay to 0 by the end of `epochs` (per step)."""
+    warmup_steps = warmup_epochs * steps_per_epoch
+    decay_steps = max(1, (epochs - warmup_epochs) * steps_per_epoch)
+    if warmup_steps == 0:
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=learning_rate,
+                                                  warmup_steps=warmup_steps)
+
+
+class AugmentedImages(keras.utils.PyDataset):
+    """The training part in batches, shuffled and augmented anew each epoch from (seed, epoch).
+
+    One augmented copy of the training part is held at a time; it is made again when an epoch ends.
+    """
+
+    def __init__(self, x, y, batch_size, shift, flip, seed):
+        super().__init__()  # no worker processes: NumPy augments an epoch in a fraction of a second
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.shift, self.flip, self.seed, self.epoch = shift, flip, seed, 0
+        self.images, self.labels = self.draw()
+
+    def draw(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.x))
+        return augment(np.asarray(self.x[order]), self.shift, self.flip, rng), self.y[order]
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.images[batch], self.labels[batch]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.images, self.labels = self.draw()
 
 
 def standardizer(x_train):
@@ -124,7 +165,10 @@ class TrainConfig:
     early_stopping: bool
     patience: int
     keep_best: bool
-    lr_schedule: list
+    lr_schedule: list | str  # [[epoch, factor], ...] or "cosine"
+    warmup_epochs: int
+    label_smoothing: float
+    augment: dict  # {shift: pixels, flip: bool}
     precision: str
     accelerate: str
 
@@ -180,22 +224,32 @@ def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), 
     keras.mixed_precision.set_global_policy(acceleration.precision)
     train_index, validation_index = member_split(len(x), config.seed, member, config.validation_fraction,
                                                  config.split)
-    x_train, y_train = x[train_index], y[train_index]
+    x_train = x[train_index]
     normalization = standardizer(x_train) if config.normalize == "standardize" else None
     model = build_model(config.architecture, x.shape[1:], num_classes, name=config.arch,
                         activation=config.activation, dropout=config.dropout, max_params=config.max_params,
                         normalization=normalization)
-    compile_model(model, config.optimizer, config.learning_rate, steps_per_execution=acceleration.steps_per_execution)
+    base_rate = learning_rate_of(config.optimizer, config.learning_rate)
+    rate = (cosine_schedule(base_rate, config.epochs, config.warmup_epochs, math.ceil(len(x_train) / config.batch_size))
+            if config.lr_schedule == "cosine" else base_rate)
+    compile_model(model, config.optimizer, rate, steps_per_execution=acceleration.steps_per_execution,
+                  label_smoothing=config.label_smoothing)
     best = KeepBestWeights() if config.keep_best else None
     own_callbacks = [best] if best else []
     if config.early_stopping:
         own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"))
-    if config.lr_schedule:
-        base_rate = learning_rate_of(config.optimizer, config.learning_rate)
+    if isinstance(config.lr_schedule, list) and config.lr_schedule:
         own_callbacks.append(keras.callbacks.LearningRateScheduler(step_schedule(base_rate, config.lr_schedule)))
-    validation = (x[validation_index], y[validation_index]) if len(validation_index) else None
-    history = model.fit(x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
-                        validation_data=validation, validation_batch_size=acceleration.validation_batch_size,
+    labels = (lambda indices: keras.utils.to_categorical(y[indices], num_classes)) if config.label_smoothing else (
+        lambda indices: y[indices])  # label smoothing needs one-hot targets (CategoricalCrossentropy)
+    validation = (x[validation_index], labels(validation_index)) if len(validation_index) else None
+    if config.augment["shift"] or config.augment["flip"]:
+        inputs = dict(x=AugmentedImages(x_train, labels(train_index), config.batch_size, config.augment["shift"],
+                                        config.augment["flip"], member_seed(config.seed, member)))
+    else:
+        inputs = dict(x=x_train, y=labels(train_index), batch_size=config.batch_size)
+    history = model.fit(**inputs, epochs=config.epochs, validation_data=validation,
+                        validation_batch_size=acceleration.validation_batch_size,
                         callbacks=[*own_callbacks, *callbacks], verbose=verbose).history
     kept_epoch = best.best_epoch if best else len(history["loss"])
     return model, history, kept_epoch

@@ -51,8 +51,24 @@ def test_shipped_params_are_valid(params):
     ({"dropout": 1.0}, "params.yaml: dropout: 1.0 is not allowed; allowed: null (each architecture's own) or a number"),
     ({"max_params": 0}, "params.yaml: max_params: 0 is not allowed; allowed: null (no budget) or an integer >= 1"),
     ({"train": {"learning_rate": -1}}, "params.yaml: train.learning_rate: -1 is not allowed; allowed: null (Keras 2"),
-    ({"train": {"lr_schedule": [[80]]}}, "params.yaml: train.lr_schedule: [[80]] is not allowed; allowed: a list of "
-                                         "[epoch, factor] pairs"),
+    ({"train": {"lr_schedule": [[80]]}}, "params.yaml: train.lr_schedule: [[80]] is not allowed; allowed: cosine, or "
+                                         "a list of [epoch, factor] pairs"),
+    ({"train": {"lr_schedule": "linear"}}, "params.yaml: train.lr_schedule: 'linear' is not allowed; allowed: cosine"),
+    ({"train": {"warmup_epochs": -1}}, "params.yaml: train.warmup_epochs: -1 is not allowed; allowed: an integer >= 0"),
+    ({"train": {"warmup_epochs": 1}}, "params.yaml: train.warmup_epochs: 1 is not allowed with train.lr_schedule []; "
+                                      "allowed: 0 (a warm-up leads into cosine)"),
+    ({"train": {"warmup_epochs": 25, "lr_schedule": "cosine"}}, "params.yaml: train.warmup_epochs: 25 is not allowed "
+                                                                 "with epochs 25; allowed: fewer warm-up epochs"),
+    ({"train": {"label_smoothing": 1.0}}, "params.yaml: train.label_smoothing: 1.0 is not allowed; allowed: a number "
+                                          "from 0 up to (not including) 1"),
+    ({"train": {"label_smoothing": True}}, "params.yaml: train.label_smoothing: True is not allowed"),
+    ({"train": {"augment": {"shift": -1, "flip": False}}}, "params.yaml: train.augment.shift: -1 is not allowed; "
+                                                           "allowed: an integer from 0 to 14 (pixels)"),
+    ({"train": {"augment": {"shift": 1.5, "flip": False}}}, "params.yaml: train.augment.shift: 1.5 is not allowed"),
+    ({"train": {"augment": {"shift": 0, "flip": "yes"}}}, "params.yaml: train.augment.flip: 'yes' is not allowed; "
+                                                          "allowed: true or false"),
+    ({"train": {"augment": {"shift": 0, "flip": False, "rotate": 5}}}, "params.yaml: train.augment.rotate: unknown "
+                                                                       "key; allowed keys here: shift, flip"),
     ({"train": {"lr_schedule": [[120, 0.1], [80, 0.01]]}}, "params.yaml: train.lr_schedule: [[120, 0.1], [80, 0.01]]"),
     ({"train": {"early_stopping": "no"}}, "params.yaml: train.early_stopping: 'no' is not allowed; allowed: true or"),
     ({"ensemble": {"method": "median"}}, "params.yaml: ensemble.method: 'median' is not allowed; allowed: one of "

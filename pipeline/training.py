@@ -71,11 +71,12 @@ def cosine_schedule(learning_rate, epochs, warmup_epochs, steps_per_epoch):
 class AugmentedImages(keras.utils.PyDataset):
     """The training part in batches, shuffled and augmented anew each epoch from (seed, epoch).
 
-    One augmented copy of the training part is held at a time; it is made again when an epoch ends.
+    One augmented copy of the training part is held at a time: the last epoch's is dropped
+    before the next one is drawn.
     """
 
     def __init__(self, x, y, batch_size, shift, flip, seed):
-        super().__init__()  # no worker processes: NumPy augments an epoch in a fraction of a second
+        super().__init__()  # one worker, no processes: NumPy augments an epoch in a fraction of a second
         self.x, self.y, self.batch_size = x, y, batch_size
         self.shift, self.flip, self.seed, self.epoch = shift, flip, seed, 0
         self.images, self.labels = self.draw()
@@ -83,7 +84,7 @@ class AugmentedImages(keras.utils.PyDataset):
     def draw(self):
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(len(self.x))
-        return augment(np.asarray(self.x[order]), self.shift, self.flip, rng), self.y[order]
+        return augment(self.x, self.shift, self.flip, rng, order), self.y[order]
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -94,6 +95,7 @@ class AugmentedImages(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.epoch += 1
+        self.images = self.labels = None
         self.images, self.labels = self.draw()
 
 
@@ -245,7 +247,8 @@ def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), 
     validation = (x[validation_index], labels(validation_index)) if len(validation_index) else None
     if config.augment["shift"] or config.augment["flip"]:
         inputs = dict(x=AugmentedImages(x_train, labels(train_index), config.batch_size, config.augment["shift"],
-                                        config.augment["flip"], member_seed(config.seed, member)))
+                                        config.augment["flip"], member_seed(config.seed, member)),
+                      shuffle=False)  # AugmentedImages shuffles from the member's seed
     else:
         inputs = dict(x=x_train, y=labels(train_index), batch_size=config.batch_size)
     history = model.fit(**inputs, epochs=config.epochs, validation_data=validation,

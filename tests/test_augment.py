@@ -40,3 +40,12 @@ def test_a_pixel_sum_is_kept_when_the_border_is_empty(shift):
     x = np.zeros((20, 28, 28, 1), np.float32)
     x[:, 8:20, 8:20] = 1.0
     np.testing.assert_allclose(augment(x, shift, True, np.random.default_rng(1)).sum(axis=(1, 2, 3)), 144)
+
+
+def test_order_picks_and_orders_the_images_before_they_move():
+    x = images(30)
+    order = np.random.default_rng(3).permutation(30)[:20]
+    np.testing.assert_array_equal(augment(x, 0, False, np.random.default_rng(0), order), x[order])
+    moved = augment(x, 1, False, np.random.default_rng(0), order)
+    assert moved.shape == (20, 28, 28, 1)
+    np.testing.assert_array_equal(moved, shift_images(x[order], 1, np.random.default_rng(0)))

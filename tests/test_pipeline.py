@@ -3,6 +3,7 @@ import html
 import io
 import json
 import os
+import shlex
 import subprocess
 import time
 
@@ -127,6 +128,45 @@ def test_exp_run_changes_only_what_its_params_reach(repo):
     assert ran(output) == ["check", "report"]
     header = dvc(repo, "exp", "show", "--csv").splitlines()[0].split(",")
     assert {"epochs", "members", "report.misclassified", "ensemble.test_accuracy"} <= set(header)
+
+
+def readme_recipes():
+    """The `dvc exp run` lines of the README's "Beyond the studies" section, as argument lists after `dvc`."""
+    section = (ROOT / "README.md").read_text().split("\n## Beyond the studies")[1].split("\n## ")[0]
+    lines = section.replace("\\\n", " ").splitlines()
+    return {line.split("#")[0].strip(): shlex.split(line)[1:] for line in lines if line.strip().startswith("dvc exp")}
+
+
+def test_the_readmes_recipes_run_through_exp_run(repo):
+    """Each recipe line as the README writes it, shortened to 2 epochs (a later -S wins), on the 600-image project;
+    the MNIST line runs its check stage only (the same recipe on another dataset)."""
+    run(repo, "git", "reset", "--hard", "-q")
+    recipes = readme_recipes()
+    runs = [arguments for arguments in recipes.values() if arguments[:2] == ["exp", "run"]]
+    assert len(runs) == 3
+    for arguments in sorted(runs, key=lambda arguments: "dataset=mnist" in arguments):  # MNIST last
+        run(repo, "git", "checkout", "params.yaml")  # each from the default params, as the README says
+        if "dataset=mnist" in arguments:
+            assert ran(dvc(repo, *arguments, "check")) == ["check"]  # every value accepted
+            continue
+        output = dvc(repo, *arguments, "-S", "epochs=2")
+        assert "train@1" in ran(output) and "report" in ran(output)
+        record = json.loads((repo / "models" / "member_1" / "training.json").read_text())
+        assert record["epochs_run"] == 2 and record["best_epoch"] == 2  # split none: the last epoch kept
+        if "arch=resnet" in arguments:
+            report = (repo / "reports" / "report.md").read_text()
+            assert "Model: resnet (member 0)" in report and "| total |  |  | 697,514 |" in report
+    table = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv")))
+    names = table.set_index("Experiment")
+    for name in ("cpu-recipe-fashion", "resnet-fashion"):
+        assert 0.1 < names.loc[name, "ensemble.test_accuracy"] <= 1
+    assert names.loc["cpu-recipe-fashion", "arch"] == "ensemble_cnn_bn"
+    side_by_side = shlex.split([line for line in recipes if line.startswith("dvc exp show")][0])[1:]
+    header = dvc(repo, *side_by_side, "--csv").splitlines()[0].split(",")
+    assert {"arch", "train.augment.shift", "train.lr_schedule", "ensemble.test_accuracy"} <= set(header)
+    assert not [column for column in header if column.startswith(("training.", "validation."))]
+    run(repo, "git", "reset", "--hard", "-q")
+    dvc(repo, "checkout", "--force")
 
 
 def test_grid_search_is_a_queued_dvc_sweep(repo):

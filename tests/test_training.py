@@ -6,8 +6,8 @@ from pipeline.acceleration import Acceleration, choose_acceleration, choose_prec
 from pipeline.errors import PipelineError
 from pipeline.members import read_history
 from pipeline.params import load_params
-from pipeline.training import (HistoryFile, KeepBestWeights, TrainConfig, member_split, standardizer, step_schedule,
-                               train_member)
+from pipeline.training import (AugmentedImages, HistoryFile, KeepBestWeights, TrainConfig, cosine_schedule,
+                               member_split, standardizer, step_schedule, train_member)
 
 TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
 
@@ -50,7 +50,8 @@ def tiny_config(**overrides):
     values = dict(seed=0, epochs=3, batch_size=32, split="per_member", normalize="scale", arch="tiny",
                   architecture=TINY, activation=None, dropout=None, max_params=None, optimizer="nadam",
                   learning_rate=0.002, validation_fraction=0.25, early_stopping=True, patience=10, keep_best=True,
-                  lr_schedule=[], precision="float32", accelerate="off")
+                  lr_schedule=[], warmup_epochs=0, label_smoothing=0.0, augment={"shift": 0, "flip": False},
+                  precision="float32", accelerate="off")
     return TrainConfig(**{**values, **overrides})
 
 
@@ -218,3 +219,60 @@ def test_standardize_uses_the_members_training_part_only():
 def test_max_params_stops_before_any_epoch():
     with pytest.raises(PipelineError, match="parameters exceed max_params 100"):
         train_tiny(max_params=100)
+
+
+def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
+    schedule = cosine_schedule(0.002, epochs=10, warmup_epochs=2, steps_per_epoch=5)  # 10 warm-up, 40 decay steps
+    rates = [float(schedule(step)) for step in (0, 5, 10, 30, 50)]
+    assert rates == pytest.approx([0.0, 0.001, 0.002, 0.001, 0.0], abs=1e-9)
+    plain = cosine_schedule(0.002, epochs=10, warmup_epochs=0, steps_per_epoch=5)
+    assert [float(plain(step)) for step in (0, 25, 50)] == pytest.approx([0.002, 0.001, 0.0], abs=1e-9)
+
+
+def test_cosine_lr_schedule_ends_training_at_a_rate_near_zero():
+    model, history, _ = train_tiny(epochs=3, lr_schedule="cosine", warmup_epochs=1)
+    assert int(model.optimizer.iterations) == 3 * 6  # 180 training images in batches of 32
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002 * 0.5 * (1 + np.cos(np.pi * 12 / 12)), abs=1e-9)
+    assert history["accuracy"][-1] > 0.5
+
+
+def test_label_smoothing_keeps_the_loss_above_the_smoothed_targets_entropy():
+    """With smoothing s over 4 classes a perfect member still pays the targets' entropy; without it the loss falls
+    towards 0. Accuracy is still measured on the class (one-hot targets, categorical accuracy)."""
+    _, smoothed, _ = train_tiny(epochs=8, label_smoothing=0.4, early_stopping=False, keep_best=False)
+    _, plain, _ = train_tiny(epochs=8, early_stopping=False, keep_best=False)
+    targets = np.array([0.7, 0.1, 0.1, 0.1])  # 1 - s + s/4 for the class, s/4 for each other
+    entropy = float(-(targets * np.log(targets)).sum())
+    assert min(smoothed["loss"]) >= entropy - 1e-3 and min(plain["loss"]) < entropy / 2
+    assert smoothed["val_accuracy"][-1] > 0.9 and plain["val_accuracy"][-1] > 0.9
+
+
+def bright_quarter(image):
+    """Which quarter of a tiny_data image is bright: its class."""
+    sums = image[..., 0].reshape(2, 14, 2, 14).sum(axis=(1, 3))
+    return int(np.argmax(sums))
+
+
+def test_augmented_images_are_redrawn_each_epoch_from_the_seed_with_their_labels():
+    x, y = tiny_data(100)
+    dataset = AugmentedImages(x, y, 32, shift=2, flip=False, seed=5)
+    assert len(dataset) == 4 and [len(dataset[i][0]) for i in range(4)] == [32, 32, 32, 4]
+    first, first_labels = dataset.images.copy(), dataset.labels.copy()
+    assert first.shape == x.shape and first.dtype == x.dtype and not np.array_equal(first_labels, y)  # shuffled
+    assert [bright_quarter(image) for image in first] == list(first_labels)  # each label still with its image
+    dataset.on_epoch_end()
+    assert not np.array_equal(dataset.images, first)
+    np.testing.assert_array_equal(AugmentedImages(x, y, 32, shift=2, flip=False, seed=5).images, first)
+    assert not np.array_equal(AugmentedImages(x, y, 32, shift=2, flip=False, seed=6).images, first)
+
+
+@pytest.mark.parametrize("acceleration", [PLAIN, FAST], ids=["off", "auto"])
+def test_augmented_training_is_deterministic_per_seed(acceleration):
+    recipe = dict(augment={"shift": 2, "flip": True}, acceleration=acceleration, epochs=2)
+    model_a, history_a, _ = train_tiny(**recipe)
+    model_b, history_b, _ = train_tiny(**recipe)
+    assert history_a == history_b
+    for weights_a, weights_b in zip(model_a.get_weights(), model_b.get_weights()):
+        np.testing.assert_array_equal(weights_a, weights_b)
+    assert train_tiny(member=1, **recipe)[1] != history_a
+    assert train_tiny(acceleration=acceleration, epochs=2)[1] != history_a  # the augmentation did something

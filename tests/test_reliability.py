@@ -127,7 +127,7 @@ PARAM_CASES = [
     ({"dataset": "data/own/../mine.npz"}, "error: params.yaml: dataset: 'data/own/../mine.npz' is not allowed"),
     ({"dataset": "data/own/mine.txt"}, "error: params.yaml: dataset: 'data/own/mine.txt' is not allowed"),
     ({"arch": "nonexistent"}, "error: params.yaml: arch: 'nonexistent' is not allowed; allowed: one of ensemble_cnn, "
-                              "cnn_bn, resnet_v1, compact, lenet_like, vgg_like, deep_custom"),
+                              "ensemble_cnn_bn, resnet, cnn_bn, resnet_v1, compact, lenet_like, vgg_like, deep_custom"),
     ({"activation": "relux"}, "error: params.yaml: activation: 'relux' is not allowed; allowed: null (each "
                               "architecture's own) or one of relu, sigmoid"),
     ({"dropout": 1.0}, "error: params.yaml: dropout: 1.0 is not allowed; allowed: null (each architecture's own) or a "
@@ -141,7 +141,11 @@ PARAM_CASES = [
                                        "number between 0 and 1, exclusive"),
     ({"train.patience": 0}, "error: params.yaml: train.patience: 0 is not allowed; allowed: an integer >= 1"),
     ({"train.lr_schedule": [[10, 0.1], [5, 0.01]]}, "error: params.yaml: train.lr_schedule: [[10, 0.1], [5, 0.01]] "
-                                                    "is not allowed; allowed: a list of [epoch, factor] pairs"),
+                                                    "is not allowed; allowed: cosine, or a list of [epoch, factor] pairs"),
+    ({"train.lr_schedule": "linear"}, "error: params.yaml: train.lr_schedule: 'linear' is not allowed; allowed: "
+                                      "cosine, or a list"),
+    ({"train.augment.shift": -1}, "error: params.yaml: train.augment.shift: -1 is not allowed; allowed: an integer "
+                                  "from 0 to 14"),
     ({"train.precision": "bfloat16"}, "error: params.yaml: train.precision: 'bfloat16' is not allowed; allowed: one "
                                       "of auto, float32, mixed_bfloat16, mixed_float16"),
     ({"train.early_stopping": "no"}, "error: params.yaml: train.early_stopping: 'no' is not allowed; allowed: true or "

@@ -84,6 +84,31 @@ def test_resnet_v1_depth_must_be_6n_plus_2(depth):
         build_model([{"ResNetV1": {"depth": depth}}], (28, 28, 1), 10, name="r")
 
 
+def test_resnet_is_pre_activation_with_three_stages_and_global_pooling():
+    model = build_model(ARCHITECTURES["resnet"], (28, 28, 1), 10, name="resnet")
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 6  # 3 stages x 2 blocks
+    assert type(model.layers[1]).__name__ == "Conv2D"  # the stem; every block then starts with BatchNorm + relu
+    assert type(model.layers[-2]).__name__ == "GlobalAveragePooling2D"
+    widths = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert sorted(set(widths)) == [32, 64, 128]
+    last_maps = [tuple(layer.output.shape[1:]) for layer in model.layers if isinstance(layer, keras.layers.Add)]
+    assert last_maps[::2] == [(28, 28, 32), (14, 14, 64), (7, 7, 128)]  # each later stage halves the size
+    sigmoid = build_model(ARCHITECTURES["resnet"], (28, 28, 1), 10, name="resnet", activation="sigmoid")
+    assert {layer.activation.__name__ for layer in sigmoid.layers if isinstance(layer, keras.layers.Activation)} == \
+        {"sigmoid"}
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"filters": []}, r"PreActResNet filters \[\] is not allowed; allowed: a list of integers >= 1"),
+    ({"filters": [32, 0]}, r"PreActResNet filters \[32, 0\] is not allowed"),
+    ({"blocks": 0}, r"PreActResNet blocks 0 is not allowed; allowed: an integer >= 1"),
+    ({"depth": 20}, r"PreActResNet has no argument 'depth'; allowed: filters, blocks"),
+])
+def test_preact_resnet_arguments_are_checked(arguments, message):
+    with pytest.raises(PipelineError, match=r"architectures.r\[0\]: " + message):
+        build_model([{"PreActResNet": arguments}], (28, 28, 1), 10, name="r")
+
+
 def test_activation_and_dropout_overrides_reach_every_layer_but_the_output():
     model = build_model(ARCHITECTURES["compact"], (28, 28, 1), 10, name="compact", activation="sigmoid", dropout=0.3)
     activations = {layer.activation.__name__ for layer in model.layers[1:-1] if hasattr(layer, "activation")}

@@ -2,8 +2,10 @@
 import json
 
 import pytest
+import yaml
 
-from benchmarks import train_outside_dvc
+from benchmarks import augment_speed, train_outside_dvc
+from project import readme_recipes
 
 
 def test_train_outside_dvc_trains_and_reports_the_test_accuracy(mnist_dir, tmp_path, capsys):
@@ -22,3 +24,13 @@ def test_train_outside_dvc_trains_and_reports_the_test_accuracy(mnist_dir, tmp_p
 def test_train_outside_dvc_names_an_unknown_architecture():
     with pytest.raises(ValueError, match="--arch 'lenet' is not in params.yaml architectures: ensemble_cnn"):
         train_outside_dvc.main(["--arch", "lenet"])
+
+
+def test_the_recipe_benchmarks_train_the_readmes_cpu_recipe():
+    """augment_speed.py and recipe_cost.py time the README's Fashion-MNIST CPU recipe line, value for value."""
+    line = next(arguments for arguments in readme_recipes().values() if "cpu-recipe-fashion" in arguments)
+    settings = dict(line[index + 1].split("=", 1) for index, word in enumerate(line) if word == "-S")
+    top_level = ("arch", "epochs", "split")
+    expected = {**{(key if key in top_level else f"train.{key}"): value for key, value in augment_speed.RECIPE.items()},
+                **{f"train.augment.{key}": value for key, value in augment_speed.AUGMENT.items()}}
+    assert {key: yaml.safe_load(value) for key, value in settings.items()} == expected

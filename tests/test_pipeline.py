@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT
 from pipeline.acceleration import cpu_flags
-from project import BARE_PATH, dvc, make_project, ran, run
+from project import BARE_PATH, dvc, make_project, ran, readme_recipes, run
 
 
 @pytest.fixture(scope="module")
@@ -128,13 +128,6 @@ def test_exp_run_changes_only_what_its_params_reach(repo):
     assert ran(output) == ["check", "report"]
     header = dvc(repo, "exp", "show", "--csv").splitlines()[0].split(",")
     assert {"epochs", "members", "report.misclassified", "ensemble.test_accuracy"} <= set(header)
-
-
-def readme_recipes():
-    """The `dvc exp run` lines of the README's "Beyond the studies" section, as argument lists after `dvc`."""
-    section = (ROOT / "README.md").read_text().split("\n## Beyond the studies")[1].split("\n## ")[0]
-    lines = section.replace("\\\n", " ").splitlines()
-    return {line.split("#")[0].strip(): shlex.split(line)[1:] for line in lines if line.strip().startswith("dvc exp")}
 
 
 def test_the_readmes_recipes_run_through_exp_run(repo):

@@ -9,16 +9,21 @@ A full run of each takes hours and this machine's speed drifts by a third within
 runs on different days do not compare. This trains member 0 both ways in turns (default,
 recipe, default, recipe, ...) so both see the same machine: the default as `dvc repro` trains
 it (ensemble_cnn, its 80/20 split, validated every epoch) and the recipe as its README line
-does (ensemble_cnn_bn on all images, shift 2 + flip). Each way's epoch is the median of the
-epochs after the first (which compiles). The whole training is then projected: the default's
-epochs as the committed baseline ran them (reports/training_curves.csv: early stopping ends
-members early), the recipe's `epochs` for every member. Prints figures; asserts nothing.
+does (ensemble_cnn_bn on all images, shift 2 + flip). Each training is a process of its own,
+as each train@<i> stage is: TensorFlow's generator dataset (the augmented input) changes the
+process's malloc settings for good, which would slow a default trained after it in the same
+process. Each way's epoch is the median of the epochs after the first (which compiles). The
+whole training is then projected: the default's epochs as the committed baseline ran them
+(reports/training_curves.csv: early stopping ends members early), the recipe's `epochs` for
+every member. Prints figures; asserts nothing.
 """
 import argparse
 import csv
 import dataclasses
+import json
 import os
 import statistics
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,6 +35,41 @@ from augment_speed import AUGMENT, RECIPE  # noqa: E402  the README's CPU recipe
 BASELINE_CURVES = os.path.join(ROOT, "reports", "training_curves.csv")  # one row per epoch the baseline ran
 
 
+WAYS = ("default", "recipe", "recipe in float32", "recipe, ensemble_cnn", "recipe, resnet")
+
+
+def configs(epochs):
+    """{way: TrainConfig} for every entry of WAYS, `epochs` each."""
+    from pipeline.params import load_params
+    from pipeline.training import TrainConfig
+
+    params = load_params(os.path.join(ROOT, "params.yaml"))
+    default = dataclasses.replace(TrainConfig.from_params(params), epochs=epochs)
+    recipe = dataclasses.replace(TrainConfig.from_params({**params, "arch": RECIPE["arch"]}),
+                                 **{key: value for key, value in RECIPE.items() if key not in ("arch", "epochs")},
+                                 augment=AUGMENT, epochs=epochs)
+    return {"default": default, "recipe": recipe,
+            "recipe in float32": dataclasses.replace(recipe, precision="float32"),
+            "recipe, ensemble_cnn": dataclasses.replace(recipe, arch="ensemble_cnn",
+                                                        architecture=params["architectures"]["ensemble_cnn"]),
+            "recipe, resnet": dataclasses.replace(recipe, arch="resnet", architecture=params["architectures"]["resnet"])}
+
+
+def train_one(way, epochs, limit):
+    """Train member 0 the `way` way in this process; print {"precision", "seconds" per epoch} as JSON."""
+    from pipeline import acceleration
+    from pipeline.training import train_member
+    from train_outside_dvc import EpochTimes
+    from train_speed import load_data
+
+    x, y, _, _ = load_data("fashion_mnist", limit)
+    config = configs(epochs)[way]
+    setup = acceleration.detect(config.precision, config.accelerate)
+    timer = EpochTimes()
+    train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
+    print(json.dumps({"precision": setup.precision, "seconds": timer.seconds}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2, help="turns of each way")
@@ -39,48 +79,37 @@ def main():
     parser.add_argument("--levers", action="store_true",
                         help="also the recipe in float32, and with ensemble_cnn (no BatchNormalization)")
     parser.add_argument("--resnet", action="store_true", help="also the recipe with arch resnet (the best recipe)")
+    parser.add_argument("--one", choices=WAYS, help=argparse.SUPPRESS)  # internal: one training, in a child process
     arguments = parser.parse_args()
     if arguments.epochs < 2 or arguments.rounds < 1:
         parser.error("--epochs must be at least 2 (the first epoch compiles and is not timed), --rounds at least 1")
+    if arguments.one:
+        return train_one(arguments.one, arguments.epochs, arguments.limit)
 
-    from pipeline import acceleration
-    from pipeline.params import load_params
-    from pipeline.training import TrainConfig, train_member
-    from train_outside_dvc import EpochTimes
-    from train_speed import load_data
-
-    x, y, _, _ = load_data("fashion_mnist", arguments.limit)
-    params = load_params(os.path.join(ROOT, "params.yaml"))
-    default = dataclasses.replace(TrainConfig.from_params(params), epochs=arguments.epochs)
-    recipe = dataclasses.replace(TrainConfig.from_params({**params, "arch": RECIPE["arch"]}),
-                                 **{key: value for key, value in RECIPE.items() if key not in ("arch", "epochs")},
-                                 augment=AUGMENT, epochs=arguments.epochs)
-    ways = {"default": default, "recipe": recipe}
-    if arguments.levers:
-        ways["recipe in float32"] = dataclasses.replace(recipe, precision="float32")
-        ways["recipe, ensemble_cnn"] = dataclasses.replace(
-            recipe, arch="ensemble_cnn", architecture=params["architectures"]["ensemble_cnn"])
-    if arguments.resnet:
-        ways["recipe, resnet"] = dataclasses.replace(recipe, arch="resnet",
-                                                     architecture=params["architectures"]["resnet"])
-
+    ways = ["default", "recipe"] + (["recipe in float32", "recipe, ensemble_cnn"] if arguments.levers else []) + (
+        ["recipe, resnet"] if arguments.resnet else [])
     model_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
                        if line.startswith("model name")), "unknown") if os.path.exists("/proc/cpuinfo") else "unknown"
-    print(f"CPU: {model_name}, {os.cpu_count()} cores; {len(x)} images of fashion_mnist; "
-          f"{arguments.rounds} rounds of {arguments.epochs} epochs a way\n")
+    print(f"CPU: {model_name}, {os.cpu_count()} cores; {arguments.limit} images of fashion_mnist; "
+          f"{arguments.rounds} rounds of {arguments.epochs} epochs a way, each in a process of its own\n")
     seconds = {name: [] for name in ways}
     for round_number in range(1, arguments.rounds + 1):
-        for name, config in ways.items():
-            setup = acceleration.detect(config.precision, config.accelerate)
-            timer = EpochTimes()
-            train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
-            seconds[name] += timer.seconds[1:]
-            print(f"round {round_number}, {name:22} ({setup.precision}) epochs "
-                  f"{' '.join(f'{value:.1f}' for value in timer.seconds)} s", flush=True)
+        for name in ways:
+            child = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", name, "--epochs",
+                                    str(arguments.epochs), "--limit", str(arguments.limit)],
+                                   capture_output=True, text=True, check=False)
+            if child.returncode:
+                sys.exit(f"{name}: the training process failed:\n{child.stderr[-3000:]}")
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            seconds[name] += result["seconds"][1:]
+            print(f"round {round_number}, {name:22} ({result['precision']}) epochs "
+                  f"{' '.join(f'{value:.1f}' for value in result['seconds'])} s", flush=True)
 
     with open(BASELINE_CURVES, encoding="utf-8") as handle:
         baseline_epochs = sum(1 for _ in csv.DictReader(handle))
-    recipe_epochs = RECIPE["epochs"] * len(params["members"])
+    from pipeline.params import load_params
+
+    recipe_epochs = RECIPE["epochs"] * len(load_params(os.path.join(ROOT, "params.yaml"))["members"])
     print(f"\nmedian epoch after the first; whole training projected (the default's {baseline_epochs} epochs as "
           f"the baseline ran them, {recipe_epochs} for a recipe):")
     default_total = statistics.median(seconds["default"]) * baseline_epochs

@@ -19,6 +19,55 @@ PREACT_ARGUMENTS = {"filters": [32, 64, 128], "blocks": 2, "activation": "relu",
 BLOCK_TYPES = ("ResNetV1", "PreActResNet")  # blocks whose `activation` the run-wide override replaces
 
 
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """Keras' BatchNormalization, trained with TensorFlow's fused kernel where that applies.
+
+    Keras 2's layer (the studies' tf.keras) used the fused kernel by default; Keras 3's computes the
+    moments with separate ops, which made ensemble_cnn_bn's epoch 2.3x dearer on a 2-core CPU (README,
+    "Beyond the studies"). Same weights, same normalisation and moving averages (to rounding); inference,
+    other backends and other shapes run Keras' own code. `plain_layers` turns a model back into plain Keras
+    layers for saving, so a saved model loads without this project.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable and keras.backend.backend() == "tensorflow" and mask is None
+                and len(inputs.shape) == 4 and self.axis in (-1, 3) and not self.renorm and not self.synchronized):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf  # only on the TensorFlow backend: the same code runs under JAX
+        channels = inputs.shape[-1]
+        outputs, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+            x=inputs, scale=self.gamma if self.scale else tf.ones([channels]),
+            offset=self.beta if self.center else tf.zeros([channels]), mean=tf.constant([], "float32"),
+            variance=tf.constant([], "float32"), epsilon=self.epsilon, data_format="NHWC", is_training=True)
+        count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), "float32")
+        variance = variance * (count - 1.0) / count  # the kernel returns the unbiased variance; Keras keeps the batch's
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return tf.cast(outputs, self.compute_dtype)
+
+
+def plain_layers(model):
+    """`model` with every FusedBatchNormalization a keras.layers.BatchNormalization holding the same weights.
+
+    What is saved: the file then names only Keras' own layers. Every other layer is the same object, its weights
+    and state untouched. A model without fused layers is returned as it is.
+    """
+    fused = [layer for layer in model.layers if isinstance(layer, FusedBatchNormalization)]
+    if not fused:
+        return model
+    plain = {}
+
+    def replace(layer):
+        if isinstance(layer, FusedBatchNormalization):
+            plain[layer.name] = keras.layers.BatchNormalization.from_config(layer.get_config())
+            return plain[layer.name]
+        return layer
+
+    copy = keras.models.clone_model(model, clone_function=replace)
+    for layer in fused:
+        plain[layer.name].set_weights(layer.get_weights())
+    return copy
+
 
 def _allowed_arguments(layer_class):
     parameters = inspect.signature(layer_class.__init__).parameters
@@ -47,8 +96,8 @@ def override(arguments, layer_type, activation=None, dropout=None):
 
 
 def make_layer(layer_type, arguments, where):
-    """One plain Keras layer of type `layer_type`; `where` names it in errors."""
-    layer_class = getattr(keras.layers, layer_type)
+    """One Keras layer of type `layer_type` (BatchNormalization: this project's fused one); `where` names it in errors."""
+    layer_class = FusedBatchNormalization if layer_type == "BatchNormalization" else getattr(keras.layers, layer_type)
     _check_arguments(arguments, _allowed_arguments(layer_class), layer_type, where)
     try:
         return layer_class(**arguments)
@@ -60,7 +109,7 @@ def resnet_layer(x, num_filters, kernel_size=3, strides=1, activation="relu", ba
                  kernel_initializer, l2):
     """Study 002's resnet_layer with conv_first=False: [BatchNorm] -> [Activation] -> Conv2D."""
     if batch_normalization:
-        x = keras.layers.BatchNormalization()(x)
+        x = FusedBatchNormalization()(x)
     if activation is not None:
         x = keras.layers.Activation(activation)(x)
     return keras.layers.Conv2D(num_filters, kernel_size, strides=strides, padding="same",
@@ -113,7 +162,7 @@ def preact_resnet(x, where, **arguments):
                                    kernel_initializer=options["kernel_initializer"])
 
     def activate(tensor):
-        return keras.layers.Activation(options["activation"])(keras.layers.BatchNormalization()(tensor))
+        return keras.layers.Activation(options["activation"])(FusedBatchNormalization()(tensor))
 
     x = convolution(filters[0], 3)(x)
     for stage, width in enumerate(filters):

@@ -18,6 +18,7 @@ from dvclive import Live  # noqa: E402
 from pipeline import acceleration, prepared  # noqa: E402
 from pipeline.errors import PipelineError, run_main  # noqa: E402
 from pipeline.files import atomic_path, record_wall_time, write_json  # noqa: E402
+from pipeline.model import plain_layers  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 from pipeline.paths import DVCLIVE_NAME, HISTORY_NAME, PREPARED_DIR, RECORD_NAME, member_dir, model_path  # noqa: E402
 from pipeline.training import HistoryFile, LogToDvclive, TrainConfig, train_member  # noqa: E402
@@ -46,7 +47,7 @@ def main(argv=None):
         write_json(os.path.join(folder, RECORD_NAME), {"best_epoch": kept_epoch, "epochs_run": len(history["loss"]),
                                                        **dataclasses.asdict(setup),
                                                        "jit_compile": bool(model.jit_compile)})  # as Keras chose
-        model.save(temporary_model)
+        plain_layers(model).save(temporary_model)  # only Keras' own layers: loads anywhere Keras does
     kept = (f"best val_accuracy {history['val_accuracy'][kept_epoch - 1]:.4f} at epoch {kept_epoch}"
             if config.keep_best else f"weights of the last epoch, {kept_epoch}")
     print(f"train@{member}: {len(history['loss'])} epochs, {kept} -> {model_path(member)}")

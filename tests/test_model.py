@@ -4,7 +4,7 @@ import pytest
 
 from conftest import ROOT
 from pipeline.errors import PipelineError
-from pipeline.model import build_model, compile_model, count_params
+from pipeline.model import FusedBatchNormalization, build_model, compile_model, count_params, plain_layers
 from pipeline.options import OPTIMIZERS
 from pipeline.params import load_params
 from pipeline.training import standardizer
@@ -64,7 +64,7 @@ def test_ensemble_cnn_last_convolution_is_valid_padded():
 def test_resnet_v1_follows_the_study_block_order_and_initialisers():
     model = build_model(ARCHITECTURES["resnet_v1"], (28, 28, 1), 5, name="resnet_v1")
     kinds = [type(layer).__name__ for layer in model.layers[1:]]
-    assert kinds == ["BatchNormalization", "Activation", "Conv2D", "Flatten", "Dense"]  # conv_first=False
+    assert kinds == ["FusedBatchNormalization", "Activation", "Conv2D", "Flatten", "Dense"]  # conv_first=False
     conv, output = model.layers[3], model.layers[-1]
     assert type(conv.kernel_initializer).__name__ == "HeNormal"
     assert conv.kernel_regularizer.l2 == pytest.approx(1e-4)
@@ -162,3 +162,67 @@ def test_learning_rate_null_means_keras_2_default(optimizer):
     model = compile_model(build_model([{"Flatten": {}}], (28, 28, 1), 2), optimizer, None)
     assert float(model.optimizer.learning_rate) == pytest.approx(OPTIMIZERS[optimizer][1])
     assert OPTIMIZERS["adadelta"][1] == 1.0  # Keras 3's default is 0.001: 004 and 003 ran 1.0
+
+
+def batch_norm_pair(policy, channels=8, momentum=0.99):
+    """(Keras' BatchNormalization, the fused one) under dtype `policy`, built with the same random weights."""
+    rng = np.random.default_rng(1)
+    layers = (keras.layers.BatchNormalization(momentum=momentum, dtype=policy),
+              FusedBatchNormalization(momentum=momentum, dtype=policy))
+    weights = [rng.uniform(0.5, 2.0, channels), rng.normal(0, 1, channels), rng.normal(0, 1, channels),
+               rng.uniform(0.5, 2.0, channels)]  # gamma, beta, moving mean, moving variance
+    for layer in layers:
+        layer.build((None, 5, 5, channels))
+        layer.set_weights([w.astype(np.float32) for w in weights])
+    return layers
+
+
+@pytest.mark.parametrize("policy, tolerance", [("float32", 1e-4), ("mixed_bfloat16", 3e-2)])
+def test_fused_batch_normalization_trains_as_keras_does(policy, tolerance):
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(3.0, 2.0, (16, 5, 5, 8)).astype(np.float32))
+    weights = tf.constant(rng.normal(0.0, 1.0, (16, 5, 5, 8)).astype(np.float32))  # a loss that needs every gradient
+    results = []
+    for layer in batch_norm_pair(policy, momentum=0.0):  # the moving statistics become the batch's own
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(outputs, "float32") * weights)
+        gradients = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([outputs, *gradients, layer.moving_mean, layer.moving_variance])
+        assert outputs.dtype == layer.compute_dtype
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fused_value, np.float32), np.asarray(keras_value, np.float32),
+                                   rtol=tolerance, atol=tolerance)
+
+
+def test_fused_batch_normalization_infers_with_the_moving_statistics():
+    x = np.random.default_rng(0).normal(3.0, 2.0, (4, 5, 5, 8)).astype(np.float32)
+    keras_layer, fused_layer = batch_norm_pair("float32")
+    np.testing.assert_array_equal(fused_layer(x, training=False), keras_layer(x, training=False))
+
+
+@pytest.mark.parametrize("name, standardize", [("ensemble_cnn_bn", False), ("resnet", False), ("cnn_bn", True)])
+def test_plain_layers_saves_a_model_keras_loads_alone(name, standardize, tmp_path):
+    x = np.random.default_rng(0).uniform(0, 1, (4, 28, 28, 1)).astype(np.float32)
+    model = build_model(ARCHITECTURES[name], (28, 28, 1), 10, name=name,
+                        normalization=standardizer(x) if standardize else None)
+    fused = [layer for layer in model.layers if isinstance(layer, FusedBatchNormalization)]
+    for layer in fused:  # statistics and scales other than the initial ones, so copying them is tested
+        layer.set_weights([np.random.default_rng(1).uniform(0.5, 1.5, w.shape).astype(np.float32)
+                           for w in layer.get_weights()])
+    assert fused
+    plain = plain_layers(model)
+    assert not any(isinstance(layer, FusedBatchNormalization) for layer in plain.layers)
+    assert [layer.name for layer in plain.layers[1:]] == [layer.name for layer in model.layers[1:]]
+    plain.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")  # the fused class is not registered with Keras
+    for copy in (plain, loaded):
+        np.testing.assert_array_equal(copy.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert count_params(loaded) == count_params(model)
+
+
+def test_plain_layers_returns_a_model_without_batch_normalization_as_it_is():
+    model = build_model(ARCHITECTURES["ensemble_cnn"], (28, 28, 1), 10, name="ensemble_cnn")
+    assert plain_layers(model) is model

@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import time
+import zipfile
 
 import pandas as pd
 import pytest
@@ -148,6 +149,9 @@ def test_the_readmes_recipes_run_through_exp_run(repo):
         assert {"train@0", "train@1"} <= set(ran(output))
         record = json.loads((repo / "models" / "member_1" / "training.json").read_text())
         assert record["epochs_run"] == 2 and record["best_epoch"] == 2  # split none: the last epoch kept
+        with zipfile.ZipFile(repo / "models" / "member_1.keras") as saved:  # trained fused, saved as Keras' own layer
+            config = saved.read("config.json").decode()
+        assert '"BatchNormalization"' in config and "FusedBatchNormalization" not in config
     table = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv"))).set_index("Experiment")
     assert 0.1 < table.loc["cpu-recipe-fashion", "ensemble.test_accuracy"] <= 1
     assert table.loc["cpu-recipe-fashion", "arch"] == "ensemble_cnn_bn"

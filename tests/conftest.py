@@ -10,6 +10,15 @@ from pipeline.errors import PipelineError
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def stage_entries(pipeline, kinds):
+    """(path, options) of every entry under `kinds` (deps, outs, ...) of every stage in a parsed dvc.yaml."""
+    for stage in pipeline["stages"].values():
+        stage = stage.get("do", stage)  # a foreach stage
+        for kind in kinds:
+            for entry in stage.get(kind, []):
+                yield (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
+
+
 @pytest.fixture(autouse=True)
 def _quiet_tensorflow(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, stage_entries
 from pipeline.params import read_yaml as parse
 
 
@@ -63,23 +63,12 @@ def test_committed_reports_are_the_outputs_the_lock_records():
             "reports/test_predictions.csv", "reports/training_curves.csv"} <= set(checked)
 
 
-def uncached_outputs(pipeline):
-    """The outputs dvc.yaml marks `cache: false`: git, not DVC's cache, keeps them."""
-    for stage in pipeline["stages"].values():
-        stage = stage.get("do", stage)
-        for kind in ("outs", "metrics", "plots"):
-            for entry in stage.get(kind, []):
-                if isinstance(entry, dict):
-                    path, options = next(iter(entry.items()))
-                    if options and options.get("cache") is False:
-                        yield path
-
-
 def test_every_uncached_output_is_committed():
     """A clone gets every uncached output of the baseline (a stale .gitignore entry once kept members.csv out)."""
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     tracked = set(tracked.splitlines())
-    uncached = list(uncached_outputs(read_yaml("dvc.yaml")))
+    uncached = [path for path, options in stage_entries(read_yaml("dvc.yaml"), ("outs", "metrics", "plots"))
+                if options and options.get("cache") is False]  # git, not DVC's cache, keeps these
     assert "reports/members.csv" in uncached
     missing = [path for path in uncached if path not in tracked and not any(
         name.startswith(path + "/") for name in tracked)]

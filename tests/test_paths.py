@@ -1,7 +1,7 @@
 """pipeline/paths.py and dvc.yaml name the same files: a path changed in one place only fails here."""
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, stage_entries
 from pipeline import paths
 
 
@@ -9,11 +9,7 @@ def declared():
     """Every path dvc.yaml's stages depend on or write, and its artifacts' paths."""
     pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     found = {artifact["path"] for artifact in pipeline["artifacts"].values()}
-    for stage in pipeline["stages"].values():
-        stage = stage.get("do", stage)  # a foreach stage
-        for key in ("deps", "outs", "metrics", "plots"):
-            for entry in stage.get(key, []):
-                found.add(entry if isinstance(entry, str) else next(iter(entry)))
+    found.update(path for path, _ in stage_entries(pipeline, ("deps", "outs", "metrics", "plots")))
     return found
 
 

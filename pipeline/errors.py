@@ -1,5 +1,11 @@
 """One exception type for user-facing errors, and the wrapper that prints them."""
+import errno
 import sys
+
+# errno -> what it means for a write; anything else keeps its own traceback (a bug, not a fault of the disk)
+DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is used up",
+               errno.EROFS: "the folder is on a read-only filesystem", errno.EACCES: "permission denied",
+               errno.EPERM: "operation not permitted"}
 
 
 class PipelineError(Exception):
@@ -18,4 +24,11 @@ def run_main(main, argv=None):
     except PipelineError as error:
         sys.stdout.flush()  # anything the stage printed comes before the error line
         print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except OSError as error:  # the disk's doing where no atomic_path said it first: one line, not a traceback
+        if error.errno not in DISK_ERRORS:
+            raise
+        sys.stdout.flush()
+        print(f"error: {error.filename or 'a file'}: {DISK_ERRORS[error.errno]} ({error.strerror})", file=sys.stderr,
+              flush=True)
         sys.exit(1)

@@ -1,5 +1,6 @@
 """Atomic writes: a stage either leaves a complete file or none at all."""
 import contextlib
+import errno
 import json
 import os
 import re
@@ -7,6 +8,7 @@ import shutil
 import tempfile
 import time
 
+from pipeline.errors import DISK_ERRORS, PipelineError
 from pipeline.paths import timing_path
 
 
@@ -42,35 +44,100 @@ def remove_stale_temporaries(directory=TEMPORARY_DIR):
             os.remove(path)
 
 
+def temporary_dir_for(path):
+    """Where the temporary of `path` lives: the project's TEMPORARY_DIR when `path` is in the current folder
+    (a stage runs in the project's root) on the same filesystem, else beside `path`'s real folder (its
+    symlinks resolved: `models/` may be a link to a bigger disk), so the final rename never crosses
+    filesystems."""
+    real_folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    if os.path.abspath(path).startswith(os.path.join(os.getcwd(), "")):
+        os.makedirs(TEMPORARY_DIR, exist_ok=True)
+        if os.stat(TEMPORARY_DIR).st_dev == os.stat(real_folder).st_dev:
+            return TEMPORARY_DIR
+    return real_folder
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path; rename it onto `path` on success.
 
-    The temporary lives in TEMPORARY_DIR when `path` is inside the current folder (a stage
-    runs in the project's root), else beside `path`, so the rename never crosses file
-    systems. Its name keeps the suffix of `path` (Keras insists on `.keras`). On any
-    exception it is removed; one left by a killed process is removed by the next call.
+    The temporary lives where temporary_dir_for says; its name keeps the suffix of `path`
+    (Keras insists on `.keras`). On any exception it is removed, and `path` is left as it was;
+    a full disk or a read-only folder becomes one PipelineError naming `path` (disk_problem).
+    One left by a killed process is removed by the next call that uses the same folder.
     """
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    inside = os.path.abspath(path).startswith(os.path.join(os.getcwd(), ""))
-    temporary_dir = TEMPORARY_DIR if inside else os.path.dirname(os.path.abspath(path))
-    os.makedirs(temporary_dir, exist_ok=True)
-    if inside:
-        remove_stale_temporaries()
-    base, suffix = os.path.splitext(os.path.basename(path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=f".tmp{suffix}",
-                                         dir=temporary_dir)
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        temporary_dir = temporary_dir_for(path)
+        remove_stale_temporaries(temporary_dir)
+        base, suffix = os.path.splitext(os.path.basename(path))
+        handle, temporary = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=f".tmp{suffix}",
+                                             dir=temporary_dir)
+    except OSError as error:
+        raise_disk_problem(path, error, os.path.dirname(os.path.abspath(path)))
+        raise
     os.close(handle)
     os.remove(temporary)  # callers create it themselves (file or directory)
     try:
         yield temporary
-        os.replace(temporary, path)
-    except BaseException:
+        replace(temporary, path)
+    except BaseException as error:
         if os.path.isdir(temporary):
             shutil.rmtree(temporary, ignore_errors=True)
         elif os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, Exception):
+            raise_disk_problem(path, error, temporary_dir)
         raise
+
+
+def replace(temporary, path):
+    """os.replace, also for a folder onto an existing folder (a stage run twice without DVC removing its
+    outputs first): the old folder is renamed aside, the new one put in place, then the old one removed."""
+    if os.path.isdir(temporary) and os.path.isdir(path) and not os.path.islink(path):
+        aside = f"{temporary}.old"  # still a temporary's name: removed as stale if this process dies here
+        os.rename(path, aside)
+        os.rename(temporary, path)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(temporary, path)
+
+
+def disk_problem(error, folder):
+    """What the disk did wrong for `error`, raised while writing in `folder`; None when it was not the disk.
+
+    Keras, h5py and TensorFlow wrap the OSError in their own exceptions, some with only its text, so the
+    exception's chain, its message and the folder's free space are all looked at.
+    """
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in DISK_ERRORS:
+            return DISK_ERRORS[seen.errno]
+        seen = seen.__cause__ or seen.__context__
+    text = str(error)
+    if "No space left on device" in text or "errno = 28" in text:
+        return DISK_ERRORS[errno.ENOSPC]
+    if "Read-only file system" in text:
+        return DISK_ERRORS[errno.EROFS]
+    try:
+        status = os.statvfs(folder)
+    except OSError:
+        return None
+    return DISK_ERRORS[errno.ENOSPC] if status.f_bavail == 0 else None
+
+
+def raise_disk_problem(path, error, folder):
+    """Raise one PipelineError naming `path` if `error` was the disk's doing (disk_problem); else return."""
+    problem = disk_problem(error, folder)
+    if problem is None:
+        return
+    try:
+        status = os.statvfs(folder)
+        free = f"{status.f_bavail * status.f_frsize / 2**20:.1f} MiB free there"
+    except OSError:
+        free = "its free space unknown"
+    raise PipelineError(f"{path}: cannot be written: {problem} ({os.path.realpath(folder)}, {free}); "
+                        "nothing was replaced: free some space or fix the folder, then run again") from None
 
 
 def write_text(path, text):

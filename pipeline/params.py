@@ -86,6 +86,14 @@ def lr_schedule(value):
 # Keras activation names a run may put in place of an architecture's own (see pipeline.model.override).
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "silu", "softplus", "softsign",
                "leaky_relu", "relu6", "hard_sigmoid", "mish", "exponential", "linear")
+LAYER_ACTIVATIONS = ACTIVATIONS + ("softmax",)  # what an architecture's own layers may name (a test: all Keras')
+SHOWN_LENGTH = 100  # a value longer than this is cut in an error line, which stays readable (under ~300 characters)
+
+
+def shown(value):
+    """repr(value), cut to SHOWN_LENGTH characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH - 3] + "..."
 
 # key -> (check, what is allowed). Nested dicts are sections.
 SCHEMA = {
@@ -130,9 +138,7 @@ SCHEMA = {
     "ensemble": {
         "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),
     },
-    "architectures": (lambda v: isinstance(v, dict) and len(v) > 0
-                      and all(architecture(layers) for layers in v.values()),
-                      "a mapping of names to non-empty lists of {LayerType: {argument: value}}"),
+    "architectures": (lambda v: isinstance(v, dict) and len(v) > 0, "a mapping of names to architectures"),
     "report": {
         "dpi": (lambda v: positive_int(v) and v <= 600, "an integer from 1 to 600"),
         "samples_per_class": (lambda v: positive_int(v) and v <= 50, "an integer from 1 to 50"),
@@ -148,7 +154,7 @@ def _fail(path, key, message):
 def _check_section(values, schema, path, prefix=""):
     if not isinstance(values, dict):
         _fail(path, prefix.rstrip(".") or "(top level)",
-              f"{values!r} is not a mapping; allowed keys: {', '.join(schema)}")
+              f"{shown(values)} is not a mapping; allowed keys: {', '.join(schema)}")
     for key in values:
         if key not in schema:
             close = difflib.get_close_matches(str(key), list(schema), n=1)
@@ -163,12 +169,14 @@ def _check_section(values, schema, path, prefix=""):
             continue
         check, allowed = rule
         if not check(values[key]):
-            _fail(path, name, f"{values[key]!r} is not allowed; allowed: {allowed}")
+            _fail(path, name, f"{shown(values[key])} is not allowed; allowed: {allowed}")
 
 
 def validate(params, path="params.yaml"):
     """Raise PipelineError naming the first bad key of `params`; return `params`."""
     _check_section(params, SCHEMA, path)
+    for name, layers in params["architectures"].items():
+        _check_architecture(name, layers, path)
     if params["arch"] not in params["architectures"]:
         _fail(path, "arch", f"{params['arch']!r} is not allowed; allowed: one of "
                             + ", ".join(params["architectures"]))
@@ -186,6 +194,22 @@ def validate(params, path="params.yaml"):
                                            "allowed: fewer warm-up epochs than epochs")
     _check_limit(params, path)
     return params
+
+
+def _check_architecture(name, layers, path):
+    """Each architecture is checked on its own, so an error names it and shows only its value."""
+    key = f"architectures.{name}"
+    if not architecture(layers):
+        _fail(path, key, f"{shown(layers)} is not allowed; allowed: a non-empty list of {{LayerType: {{argument: "
+                         "value}}, e.g. [{Conv2D: {filters: 16, kernel_size: 3}}, {Flatten: {}}]")
+    for index, layer in enumerate(layers):
+        arguments = next(iter(layer.values())) or {}
+        activation = arguments.get("activation")
+        if activation is not None and activation not in LAYER_ACTIVATIONS:
+            close = difflib.get_close_matches(str(activation), LAYER_ACTIVATIONS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            _fail(path, f"{key}[{index}].activation", f"{shown(activation)} is not allowed{hint}; allowed: null or "
+                                                     "one of " + ", ".join(LAYER_ACTIVATIONS))
 
 
 def smallest_limit(validation_fraction):
@@ -224,8 +248,13 @@ def load_params(path="params.yaml"):
             params = read_yaml(handle.read())
     except FileNotFoundError:
         raise PipelineError(f"{path}: file not found") from None
+    except UnicodeDecodeError as error:
+        line = error.object[:error.start].count(b"\n") + 1
+        raise PipelineError(f"{path}: byte 0x{error.object[error.start]:02x} at line {line} is not UTF-8; allowed: "
+                            "a UTF-8 text file (save it as UTF-8 in your editor)") from None
     except YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
-        raise PipelineError(f"{path}: not valid YAML{line}: {getattr(error, 'problem', error)}") from None
+        problem = str(getattr(error, "problem", None) or error).splitlines()[0]
+        raise PipelineError(f"{path}: not valid YAML{line}: {problem[:200]}") from None
     return validate(params, path)

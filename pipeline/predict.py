@@ -2,9 +2,10 @@
 
     python -m pipeline.predict shirt.png boot.jpg [--top 3] [--output predictions.csv]
 
-Inputs: PNG, JPEG or BMP pictures of any size and colour; IDX image files (.gz or not);
-`.npz` with a `features` array and CSV with 784 pixel columns (an optional `label` column is
-ignored), as for `dataset`. Pictures become 28x28 grey: converted to grey, padded to a square
+Inputs: pictures (PNG, JPEG, BMP, GIF, WebP, TIFF) of any mode up to 40 megapixels; IDX image
+files (.gz or not); `.npz` with a `features` array and CSV with 784 pixel columns (an optional
+`label` column is ignored), as for `dataset`. Pictures become 28x28 grey as a person sees them
+(pipeline.pictures: bit depth, transparency, palette, CMYK, EXIF orientation), padded to a square
 with the background colour, resized with Lanczos filtering. The datasets are light-on-dark; for
 dark-on-light pictures (a photo of a shirt on white paper) pass --dark-on-light, which inverts
 them. Pixels are then divided as prepare divides the training images (pipeline.preprocess):
@@ -31,38 +32,13 @@ from pipeline.ensemble_model import load_ensemble  # noqa: E402
 from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.files import atomic_path, read_json  # noqa: E402
+from pipeline.pictures import PICTURE_FORMATS, read_picture  # noqa: E402
 from pipeline.preprocess import pixel_divisor, scale  # noqa: E402
-from pipeline.user_data import IMAGE_SHAPE, check_pixel_range  # noqa: E402
+from pipeline.user_data import IMAGE_SHAPE, check_pixel_range, numeric_table, read_csv_table  # noqa: E402
 
-PICTURE_FORMATS = (".png", ".jpg", ".jpeg", ".bmp")
 ARRAY_FORMATS = (".npz", ".csv")
 BATCH_SIZE = 1024  # images per step of the model, as evaluate predicts
 IMAGES_PER_CALL = 16 * BATCH_SIZE  # per model.predict call (50 MB of float32): fewer calls, each with its set-up cost
-
-
-def read_picture(path, dark_on_light=False):
-    """(1, 28, 28) float32 pixels 0..255 of the picture at `path`."""
-    from PIL import Image, UnidentifiedImageError  # here: only pictures need Pillow
-
-    try:
-        with Image.open(path) as picture:
-            grey = picture.convert("L")
-            grey.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise PipelineError(f"{path}: not a readable picture ({str(error).splitlines()[0]}); allowed: "
-                            f"{', '.join(PICTURE_FORMATS)} files") from None
-    pixels = np.asarray(grey, dtype=np.float32)
-    if dark_on_light:
-        pixels = 255 - pixels
-    if pixels.shape != IMAGE_SHAPE:
-        side = max(pixels.shape)
-        background = float(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
-        square = np.full((side, side), background, dtype=np.float32)
-        top, left = (side - pixels.shape[0]) // 2, (side - pixels.shape[1]) // 2
-        square[top:top + pixels.shape[0], left:left + pixels.shape[1]] = pixels
-        resized = Image.fromarray(square.round().astype(np.uint8)).resize(IMAGE_SHAPE[::-1], Image.LANCZOS)
-        pixels = np.asarray(resized, dtype=np.float32)
-    return pixels[np.newaxis]
 
 
 def read_idx(path):
@@ -87,19 +63,9 @@ def read_array_file(path):
         except Exception as error:
             raise PipelineError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
     else:
-        import pandas as pd  # here: only CSV needs pandas
-
-        try:
-            table = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise PipelineError(f"{path}: not a readable CSV file ({str(error).splitlines()[0]})") from None
+        table = read_csv_table(path)
         table = table.drop(columns=[column for column in table.columns if str(column).strip().lower() == "label"])
-        numeric = table.apply(pd.to_numeric, errors="coerce")
-        if numeric.isna().to_numpy().any():
-            row, column = map(int, np.argwhere(numeric.isna().to_numpy())[0])
-            raise PipelineError(f"{path}: row {row + 2}, column {table.columns[column]!r}: "
-                                f"{table.iat[row, column]!r} is not a number")
-        features = numeric.to_numpy()
+        features = numeric_table(table, path).to_numpy()
     try:
         features = np.asarray(features, dtype=np.float32)
     except (TypeError, ValueError) as error:
@@ -116,6 +82,8 @@ def read_images(path, dark_on_light=False):
     """The images of the file at `path` as a member's input, float32 (N, 28, 28, 1) in [0, 1]: checked (finite,
     within PIXEL_RANGE) and scaled as prepare scales (pictures and IDX files are 8-bit; arrays are divided by
     the divisor rule over the whole file)."""
+    if os.path.isdir(path):
+        raise PipelineError(f"{path}: a folder; allowed: files (name the pictures in it, e.g. {os.path.join(path, '*.png')})")
     if not os.path.isfile(path):
         raise PipelineError(f"{path}: file not found")
     name = path.lower().removesuffix(".gz")
@@ -231,12 +199,16 @@ def main(argv=None):
         return 1
     from tqdm import tqdm  # a progress bar on stderr when a person watches (disable=None: only on a terminal)
 
-    with tqdm(unit="image", file=sys.stderr, disable=None) as bar, output_to(arguments.output) as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header(min(arguments.top, len(class_names))))
-        for row in predict(arguments.files, arguments.top, arguments.dark_on_light, model, class_names,
-                           on_error=report, progress=bar.update):
-            writer.writerow(row)
+    try:
+        with tqdm(unit="image", file=sys.stderr, disable=None) as bar, output_to(arguments.output) as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header(min(arguments.top, len(class_names))))
+            for row in predict(arguments.files, arguments.top, arguments.dark_on_light, model, class_names,
+                               on_error=report, progress=bar.update):
+                writer.writerow(row)
+    except PipelineError as error:  # the output cannot be written (a full disk, a read-only folder)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if failures:
         print(f"error: {len(failures)} of {len(arguments.files)} files not classified (see above)", file=sys.stderr)
     return 1 if failures else 0

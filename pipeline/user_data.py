@@ -51,13 +51,26 @@ def _read_npz(path):
     return arrays["features"], arrays["target"]
 
 
-def _read_csv(path):
-    """A header row, a `label` column and 784 pixel columns (Kaggle's digit-recognizer train.csv)."""
+SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "bars"}  # what spreadsheets write instead of commas
+
+
+def read_csv_table(path):
+    """The cells of the CSV file at `path` as strings, with its header; one PipelineError if it is not CSV."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise PipelineError(f"{path}: not a readable CSV file ({str(error).splitlines()[0]})") from None
-    return _table_to_arrays(table, path, "no 'label' column in the header")
+    if table.shape[1] == 1:
+        separator = next((mark for mark in SEPARATORS if mark in str(table.columns[0])), None)
+        if separator:
+            raise PipelineError(f"{path}: the values are separated by {SEPARATORS[separator]}; allowed: commas "
+                                "(save it as comma-separated CSV)")
+    return table
+
+
+def _read_csv(path):
+    """A header row, a `label` column and 784 pixel columns (Kaggle's digit-recognizer train.csv)."""
+    return _table_to_arrays(read_csv_table(path), path, "no 'label' column in the header")
 
 
 def _table_to_arrays(table, path, no_label_message):
@@ -69,13 +82,19 @@ def _table_to_arrays(table, path, no_label_message):
     pixels = table.drop(columns=[label_column])
     if pixels.shape[1] != np.prod(IMAGE_SHAPE):
         raise PipelineError(f"{path}: {pixels.shape[1]} pixel columns; allowed: {np.prod(IMAGE_SHAPE)} (28x28)")
+    numeric = numeric_table(table, path)
+    return numeric.drop(columns=[label_column]).to_numpy(), numeric[label_column].to_numpy()
+
+
+def numeric_table(table, path):
+    """`table` (cells as read from the CSV file `path`) as numbers; the first cell that is none is one PipelineError."""
     numeric = table.apply(pd.to_numeric, errors="coerce")
     bad = numeric.isna().to_numpy()
     if bad.any():
         row, column = map(int, np.argwhere(bad)[0])
         raise PipelineError(f"{path}: row {row + 2}, column {table.columns[column]!r}: "
                             f"{table.iat[row, column]!r} is not a number")
-    return numeric.drop(columns=[label_column]).to_numpy(), numeric[label_column].to_numpy()
+    return numeric
 
 
 def _read_pickled_npy(path):

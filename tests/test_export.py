@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline.datasets import IMAGES_MAGIC
 from project import BARE_PATH, run
+from test_pictures import png_header_only
 
 
 @pytest.fixture(scope="module")
@@ -102,16 +103,22 @@ def test_bad_files_are_one_line_each_and_the_good_ones_are_still_classified(expo
     (tmp_path / "notes.txt").write_text("hello")
     np.savez(tmp_path / "wide.npz", features=np.zeros((2, 30, 30)))
     np.savez(tmp_path / "bright.npz", features=np.full((2, 784), 300.0))
+    png_header_only(tmp_path / "bomb.png", 20000, 20000)  # 20000x20000 declared in a few hundred bytes
+    (tmp_path / "folder").mkdir()
     code, table, errors = predict(repo, tmp_path / "good.png", tmp_path / "broken.png", tmp_path / "missing.png",
-                                  tmp_path / "notes.txt", tmp_path / "wide.npz", tmp_path / "bright.npz")
-    assert code == 1 and list(table["file"]) == [str(tmp_path / "good.png")]
+                                  tmp_path / "notes.txt", tmp_path / "wide.npz", tmp_path / "bright.npz",
+                                  tmp_path / "bomb.png", tmp_path / "folder", tmp_path / "good.png")
+    assert code == 1 and list(table["file"]) == [str(tmp_path / "good.png")] * 2
     assert errors[0].startswith(f"error: {tmp_path / 'broken.png'}: not a readable picture")
     assert errors[1] == f"error: {tmp_path / 'missing.png'}: file not found"
     assert errors[2].startswith(f"error: {tmp_path / 'notes.txt'}: unsupported file type; allowed: .png, .jpg")
     assert errors[3].startswith(f"error: {tmp_path / 'wide.npz'}: features have shape (2, 30, 30); allowed:")
     assert errors[4] == (f"error: {tmp_path / 'bright.npz'}: image 0, pixel 0: 300 is out of range; allowed: pixels "
                          "from 0 to 255 (or 0 to 1)")
-    assert errors[-1] == "error: 5 of 6 files not classified (see above)"
+    assert errors[5].startswith(f"error: {tmp_path / 'bomb.png'}: too large to decode")
+    assert errors[6] == (f"error: {tmp_path / 'folder'}: a folder; allowed: files (name the pictures in it, e.g. "
+                         f"{tmp_path / 'folder' / '*.png'})")
+    assert errors[-1] == "error: 7 of 9 files not classified (see above)"
 
 
 def test_a_missing_model_is_one_line_saying_how_to_make_it(exported, tmp_path):

@@ -164,3 +164,12 @@ def test_allowed_lists_agree_with_the_code_that_uses_them():
     assert params_module.USER_FORMATS == tuple(user_data.READERS)
     dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     assert params_module.OWN_DATA_DIR in dvc_yaml["stages"]["fetch"]["deps"]  # what makes DVC see the file's bytes
+
+
+def test_every_activation_name_the_check_allows_is_one_keras_has():
+    import keras
+
+    from pipeline.params import LAYER_ACTIVATIONS
+
+    for name in LAYER_ACTIVATIONS:
+        assert callable(keras.activations.get(name)), name

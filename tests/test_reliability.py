@@ -61,20 +61,29 @@ def project(good):
     assert leftovers == [], f"temporaries left behind: {leftovers}"
 
 
+def stage_environment(env=None):
+    environment = {key: os.environ[key] for key in ("HOME", "MNIST_DIR", "FASHION_MNIST_DIR") if key in os.environ}
+    return {**environment, "PATH": "/usr/bin:/bin", **(env or {})}
+
+
+def stage_output(repo, name, *arguments, env=None):
+    """(exit code, everything printed) of `sh python.sh -m stages.<name>` in `repo`, as DVC runs it."""
+    result = subprocess.run(["sh", "python.sh", "-m", f"stages.{name}", *arguments], cwd=repo,
+                            env=stage_environment(env), capture_output=True, text=True)
+    return result.returncode, result.stdout + result.stderr
+
+
 def stage(repo, name, *arguments, env=None):
     """(exit code, last line of output) of `sh python.sh -m stages.<name>` in `repo`, as DVC runs it."""
-    environment = {key: os.environ[key] for key in ("HOME", "MNIST_DIR", "FASHION_MNIST_DIR") if key in os.environ}
-    result = subprocess.run(["sh", "python.sh", "-m", f"stages.{name}", *arguments], cwd=repo,
-                            env={**environment, "PATH": "/usr/bin:/bin", **(env or {})},
-                            capture_output=True, text=True)
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    return result.returncode, lines[-1] if lines else ""
+    code, output = stage_output(repo, name, *arguments, env=env)
+    lines = output.strip().splitlines()
+    return code, lines[-1] if lines else ""
 
 
 def set_params(repo, change):
-    """Apply `change` to params.yaml: {dotted.key: value} (value None deletes the key), or raw YAML text."""
-    if isinstance(change, str):
-        (repo / "params.yaml").write_text(change)
+    """Apply `change` to params.yaml: {dotted.key: value} (value DELETE deletes the key), or raw YAML text or bytes."""
+    if isinstance(change, (str, bytes)):
+        (repo / "params.yaml").write_bytes(change.encode() if isinstance(change, str) else change)
         return
     params = yaml.safe_load((repo / "params.yaml").read_text())
     for dotted, value in change.items():
@@ -159,7 +168,16 @@ PARAM_CASES = [
     ({"epoch": 3}, "error: params.yaml: epoch: unknown key (did you mean 'epochs'?); allowed keys here: dataset"),
     ({"seed": DELETE}, "error: params.yaml: seed: missing; it is required"),
     ({"architectures": {}}, "error: params.yaml: architectures: {} is not allowed; allowed: a mapping of names"),
-    ({"architectures.ensemble_cnn": []}, "error: params.yaml: architectures: "),
+    ({"architectures.ensemble_cnn": []}, "error: params.yaml: architectures.ensemble_cnn: [] is not allowed; allowed: "
+                                         "a non-empty list of {LayerType: {argument: value}}"),
+    ({"architectures.ensemble_cnn": [{"Conv2D": {"filters": 8, "kernel_size": 3, "activation": "relux"}}]},
+     "error: params.yaml: architectures.ensemble_cnn[0].activation: 'relux' is not allowed (did you mean 'relu'?); "
+     "allowed: null or one of relu, sigmoid"),
+    ({"members": list(range(0, 4000, 2)) + [0]}, "error: params.yaml: members: [0, 2, 4, 6, 8, 10, 12, 14, 16"),
+    (DEFAULT_TEXT.replace("epochs: 25 ", "epochs: 25\nepochs: 30\n# "),
+     'error: params.yaml: not valid YAML at line 13: found duplicate key "epochs" with value "30"'),
+    (DEFAULT_TEXT.encode().replace(b"batch_size: 128", b"batch_size: \xff128"),
+     "error: params.yaml: byte 0xff at line 13 is not UTF-8; allowed: a UTF-8 text file"),
     ({"train": 5}, "error: params.yaml: train: 5 is not a mapping; allowed keys: optimizer"),
     ("epochs: [1,\n", "error: params.yaml: not valid YAML at line 2"),
     ("", "error: params.yaml: (top level): None is not a mapping; allowed keys: dataset"),
@@ -169,8 +187,10 @@ PARAM_CASES = [
 @pytest.mark.parametrize("change, refusal", PARAM_CASES, ids=[str(case[1])[20:60] for case in PARAM_CASES])
 def test_a_bad_param_is_refused_by_the_first_stage(project, change, refusal):
     set_params(project, change)
-    code, last = stage(project, "check")
+    code, output = stage_output(project, "check")
+    last = output.strip().splitlines()[-1]
     assert code == 1 and last.startswith(refusal), last
+    assert len(last) <= 300 and "Traceback" not in output, last  # one readable line
 
 
 def test_a_missing_params_file_is_named(project):
@@ -253,6 +273,9 @@ DATA_CASES = [
     ("pickled.pkl", pickled, "error: data/own/pickled.pkl: a .pkl file can only be read with pickle, which can run "
                              "code hidden in the file"),
     ("absent.npz", None, "error: data/own/absent.npz: file not found"),
+    ("semicolons.csv", lambda path: path.write_text("label;" + ";".join(f"pixel{i}" for i in range(784)) + "\n"
+                                                    + ";".join(["1"] * 785) + "\n"),
+     "error: data/own/semicolons.csv: the values are separated by semicolons; allowed: commas"),
 ]
 
 
@@ -457,3 +480,211 @@ def test_an_edit_to_your_own_data_file_reruns_what_it_feeds(tmp_path):
     np.savez(repo / "data" / "own" / "mine.npz", features=images[:50], target=np.arange(50) % 3)
     assert ran(dvc(repo, "repro", "prepare")) == ["fetch", "prepare"]
     assert "num_train\": 40" in (repo / "data" / "prepared" / "meta.json").read_text()
+
+
+# --- faults around the pipeline: signals, other and full disks, two experiments at once ---
+
+def digests(folder):
+    return {str(path.relative_to(folder)): hashlib.md5(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@contextlib.contextmanager
+def filesystem(path, size):
+    """A real tmpfs of `size` mounted at `path`; the test is skipped, with the reason, where none can be mounted."""
+    path.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs at {path} (needs root): {(result.stderr or result.stdout).strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def on_other_disk(project, folder, disk, *kept):
+    """`project/folder` moved onto `disk` with a symlink in its place (outputs on a bigger disk, a common set-up);
+    afterwards the folder and the files `kept` are put back byte for byte."""
+    source, backup = project / folder, disk.parent / f"{folder}.backup"
+    shutil.copytree(source, backup, symlinks=True)
+    kept_bytes = {path: (project / path).read_bytes() for path in kept}
+    shutil.copytree(source, disk / folder, symlinks=True)
+    shutil.rmtree(source)
+    source.symlink_to(disk / folder, target_is_directory=True)
+    try:
+        yield disk / folder
+    finally:
+        source.unlink()
+        shutil.copytree(backup, source, symlinks=True)
+        for path, content in kept_bytes.items():
+            (project / path).write_bytes(content)
+
+
+def fill(disk):
+    """Write zeros onto `disk` until it is full."""
+    with open(disk / "filler", "wb") as handle:
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 2**16)
+                handle.flush()
+
+
+def test_outputs_on_another_filesystem_are_written_there(project, tmp_path):
+    """export/ is a symlink to another filesystem: the temporaries are made there, so the rename works."""
+    with filesystem(tmp_path / "disk", "256m") as disk, \
+            on_other_disk(project, "export", disk, "reports/timings/export.json") as folder:
+        before = digests(folder)
+        code, last = stage(project, "export")
+        assert code == 0 and last.startswith("export: 2 members"), last
+        assert digests(folder).keys() == before.keys() and digests(folder) != before  # written anew, on that disk
+        assert not [name for name in os.listdir(folder) if ".tmp" in name]
+
+
+def test_a_full_disk_is_one_line_and_the_last_output_stays(project, tmp_path):
+    with filesystem(tmp_path / "disk", "48m") as disk, on_other_disk(project, "export", disk) as folder:
+        fill(disk)
+        before = digests(folder)
+        code, output = stage_output(project, "export")
+        last = output.strip().splitlines()[-1]
+        assert code == 1 and "Traceback" not in output, output[-3000:]
+        assert last.startswith("error: export/ensemble.keras: cannot be written: no space left on the device "
+                               f"({folder},"), last
+        assert last.endswith("nothing was replaced: free some space or fix the folder, then run again")
+        assert digests(folder) == before
+        assert not [name for name in os.listdir(folder) if ".tmp" in name]
+
+
+def test_a_read_only_folder_is_one_line_for_a_stage_and_for_predict(project, tmp_path):
+    with filesystem(tmp_path / "disk", "48m") as disk, on_other_disk(project, "export", disk) as folder:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        before = digests(folder)
+        code, output = stage_output(project, "export")
+        last = output.strip().splitlines()[-1]
+        assert code == 1 and "Traceback" not in output, output[-3000:]
+        assert last.startswith("error: export/ensemble.keras: cannot be written: the folder is on a read-only "
+                               "filesystem"), last
+        result = subprocess.run([str(project / ".venv" / "bin" / "python"), "-m", "pipeline.predict", "--output",
+                                 str(folder / "predictions.csv"), str(project / "reports" / "figures" / "samples.png")],
+                                cwd=project, capture_output=True, text=True, env=stage_environment())
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+        assert lines[-1].startswith(f"error: {folder / 'predictions.csv'}: cannot be written: the folder is on a "
+                                    "read-only filesystem"), lines[-1]
+        assert digests(folder) == before
+
+
+def start_dvc(project, log, *arguments):
+    """`dvc <arguments>` started in `project`, its output going to `log`, in a session of its own."""
+    return subprocess.Popen([str(project / ".venv" / "bin" / "dvc"), *arguments], cwd=project,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**stage_environment(LIVE_OUTPUT), "DVC_NO_ANALYTICS": "1"})
+
+
+LIVE_OUTPUT = {"PYTHONUNBUFFERED": "1"}  # each epoch's line reaches the log as it is printed
+LONG_TRAINING = {"epochs": 400, "train.early_stopping": False}  # far longer than any wait below
+
+
+def wait_for(condition, what, seconds=180):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def training_process(dvc_process):
+    """The Python process of the stage that `dvc_process` runs (below DVC, the `sh -c` it runs commands with)."""
+    import psutil
+
+    return next(child.pid for child in psutil.Process(dvc_process.pid).children(recursive=True)
+                if "stages.train" in " ".join(child.cmdline()) and "python" in child.name())
+
+
+def training_started(log):
+    return lambda: "Epoch 2/" in log.read_text()
+
+
+def gone(pid):
+    """Whether process `pid` has ended (a zombie that no one has reaped yet counts as ended)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def assert_restored_by_the_next_repro(project):
+    """params.yaml back, then `dvc repro` trains nothing (the run-cache has the members) and leaves a clean status."""
+    run(project, "git", "checkout", "--", "params.yaml")
+    output = dvc(project, "repro")
+    assert ran(output) == [], output[-2000:]
+    assert "Data and pipelines are up to date." in dvc(project, "status")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_stopping_dvc_stops_the_training_and_the_next_repro_is_clean(project, tmp_path, signum):
+    """Only DVC gets the signal (as from a scheduler or `kill`): the stage, its child, stops within seconds, its
+    temporaries removed; nothing is written into models/ afterwards."""
+    set_params(project, LONG_TRAINING)
+    log = tmp_path / "dvc.log"
+    process = start_dvc(project, log, "repro", "train@0")
+    wait_for(training_started(log), "training to start")
+    trainer = training_process(process)
+    os.kill(process.pid, signum)
+    process.wait(timeout=30)
+    wait_for(lambda: gone(trainer), "the training process to stop", seconds=20)
+    time.sleep(2)  # were it still training, it would write its member now
+    assert not (project / "models" / "member_0.keras").exists()
+    assert os.listdir(project / ".tmp") == []
+    assert_restored_by_the_next_repro(project)
+
+
+def test_a_training_stopped_directly_reports_it_and_dvc_fails_the_stage(project, tmp_path):
+    set_params(project, LONG_TRAINING)
+    log = tmp_path / "dvc.log"
+    process = start_dvc(project, log, "repro", "train@0")
+    wait_for(training_started(log), "training to start")
+    os.kill(training_process(process), signal.SIGTERM)
+    assert process.wait(timeout=60) != 0
+    output = log.read_text()
+    assert ("error: stages.train: stopped by SIGTERM; nothing of it was written (its temporaries removed), and "
+            "`dvc repro` runs it again") in output
+    assert "ERROR: failed to reproduce 'train@0'" in output
+    assert os.listdir(project / ".tmp") == []
+    assert_restored_by_the_next_repro(project)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stage_stopped_by_a_signal_exits_as_a_shell_reports_it(project, tmp_path, signum, code):
+    set_params(project, LONG_TRAINING)
+    log = tmp_path / "stage.log"
+    process = subprocess.Popen(["sh", "python.sh", "-m", "stages.train", "--member", "0"], cwd=project,
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT, env=stage_environment(LIVE_OUTPUT))
+    wait_for(training_started(log), "training to start")
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == code
+    lines = log.read_text().strip().splitlines()
+    assert lines[-1] == (f"error: stages.train: stopped by {signal.Signals(signum).name}; nothing of it was written "
+                         "(its temporaries removed), and `dvc repro` runs it again"), lines[-3:]
+    assert "Traceback" not in log.read_text() and os.listdir(project / ".tmp") == []
+    run(project, "git", "checkout", "--", "params.yaml")
+
+
+def test_a_second_experiment_started_meanwhile_cannot_change_the_first(project, tmp_path):
+    """The second `dvc exp run` writes its value into params.yaml and fails (DVC: the workspace is busy); the first
+    then refuses to record a member trained with other values than dvc.lock would say, and says how to recover."""
+    log = tmp_path / "first.log"
+    first = start_dvc(project, log, "exp", "run", "-S", "epochs=60", "-S", "train.early_stopping=false")
+    wait_for(training_started(log), "the first experiment's training to start")
+    second = dvc(project, "exp", "run", "-S", "epochs=3", check=False)
+    assert "Unable to acquire lock" in second or "busy" in second, second[-2000:]
+    assert first.wait(timeout=300) != 0
+    output = log.read_text()
+    assert ("error: params.yaml: changed during this run, after stage train@0 (another `dvc exp run` here?); its "
+            "outputs are not recorded; get it back with `git checkout params.yaml` (or `dvc exp apply <exp>`); for "
+            "several experiments at once: `dvc exp run --queue` + `dvc queue start -j N`") in output, output[-3000:]
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 1  # still the good run's entry
+    assert_restored_by_the_next_repro(project)

@@ -1,0 +1,139 @@
+"""Run a stage module so that it stops when DVC stops: `python -m pipeline.lifeline -m stages.<name> ...`.
+
+python.sh starts every stage this way. DVC starts a stage as its child and waits; stopped by
+SIGTERM or SIGHUP (a scheduler, `timeout`, a closed terminal), DVC exits at once and the stage
+would train on as an orphan, later writing outputs into a workspace that has moved on. Here:
+
+- the stage asks Linux for SIGTERM when its parent exits (PR_SET_PDEATHSIG), and a watchdog
+  thread checks once a second that DVC (its parent, or the parent of the `sh -c` in between)
+  still runs;
+- SIGTERM, SIGHUP and SIGINT (Ctrl-C) raise `Stopped` in the stage, so every pipeline.files
+  temporary is removed on the way out; the last line says what stopped it, the exit code is
+  128 + the signal's number, as a shell reports a process killed by that signal.
+
+DVC writes no dvc.lock entry for a stage that did not finish, so the next `dvc repro` runs it
+again (or restores it from the run-cache). Under DVC it also refuses to start a stage when
+params.yaml changed since the run's first stage (pipeline.concurrent).
+"""
+import ctypes
+import os
+import runpy
+import signal
+import sys
+import threading
+import time
+
+from pipeline.concurrent import check_params_unchanged
+from pipeline.errors import PipelineError
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+PARENT_CHECK_S = 1.0  # how often the watchdog looks for DVC
+SHELLS = {"sh", "dash", "bash", "zsh", "ksh", "busybox"}
+MAX_SHELLS = 4  # shells looked through between the stage and DVC
+
+
+class Stopped(BaseException):
+    """A signal asked the stage to stop (BaseException: no `except Exception` swallows it)."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    for each in SIGNALS:  # a second signal while cleaning up must not interrupt the clean-up
+        signal.signal(each, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def ask_for_parent_death_signal():
+    """SIGTERM to this process when its parent exits (Linux only; elsewhere the watchdog alone)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def process_status(pid):
+    """(state letter, parent pid) of process `pid` from /proc; None when it does not exist (or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()  # after "pid (name)": the name may hold spaces
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def runner_of(parent):
+    """The process that runs this stage: `parent`, or above it the shells in between (DVC runs a stage's cmd with
+    `/bin/sh -c`, which dash does not replace by the command, so the stage's parent may be that shell)."""
+    pid = parent
+    for _ in range(MAX_SHELLS):
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
+                name = handle.read().strip()
+        except OSError:
+            return pid
+        status = process_status(pid)
+        if name not in SHELLS or status is None or status[1] <= 1:
+            return pid
+        pid = status[1]
+    return pid
+
+
+def is_running(pid, parent):
+    """Whether `pid` still runs (not ended, not a zombie); without /proc, whether this process's parent is the same."""
+    if not os.path.isdir("/proc/self"):
+        return os.getppid() == parent
+    status = process_status(pid)
+    return status is not None and status[0] != "Z"
+
+
+def watch(runner, parent):
+    """A daemon thread: SIGTERM to this process once `runner` has ended (DVC was stopped)."""
+    def check():
+        while is_running(runner, parent):
+            time.sleep(PARENT_CHECK_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=check, name="lifeline", daemon=True).start()
+
+
+def main(argv):
+    if len(argv) < 2 or argv[0] != "-m":
+        sys.exit("usage: python -m pipeline.lifeline -m MODULE [ARGUMENTS ...]")
+    parent = int(os.environ.get("PIPELINE_PARENT_PID") or os.getppid())  # set by python.sh before its exec
+    for each in SIGNALS:
+        signal.signal(each, _raise_stopped)
+    ask_for_parent_death_signal()
+    runner = runner_of(parent)
+    if os.getppid() != parent or not is_running(runner, parent):  # it died before the request above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+    watch(runner, parent)
+    module, *arguments = argv[1:]
+    stage = os.environ.get("DVC_STAGE")  # set by DVC: then every stage of one run must see the same params.yaml
+    if stage:
+        refuse_if_params_changed(runner, stage, "before")
+    sys.argv = [module, *arguments]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except Stopped as stopped:
+        sys.stdout.flush()
+        print(f"error: {module}: stopped by {stopped}; nothing of it was written (its temporaries removed), "
+              "and `dvc repro` runs it again", file=sys.stderr, flush=True)
+        sys.exit(128 + stopped.signum)
+    if stage:
+        refuse_if_params_changed(runner, stage, "after")
+
+
+def refuse_if_params_changed(runner, stage, moment):
+    try:
+        check_params_unchanged(runner, stage, moment)
+    except PipelineError as error:
+        sys.stdout.flush()
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

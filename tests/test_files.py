@@ -1,0 +1,49 @@
+"""Atomic writes (pipeline.files.atomic_path): a complete output or the last one, never half of one."""
+import os
+
+import pytest
+
+from pipeline.files import TEMPORARY_DIR, atomic_path, temporary_dir_for
+
+
+def test_a_folder_replaces_the_last_one_whole(tmp_path, monkeypatch):
+    """A stage run twice without DVC removing its outputs first (os.replace alone refuses a non-empty folder)."""
+    monkeypatch.chdir(tmp_path)
+    for version in ("old", "new"):
+        with atomic_path("out") as temporary:
+            os.mkdir(temporary)
+            (tmp_path / temporary / f"{version}.txt").write_text(version)
+    assert os.listdir("out") == ["new.txt"] and os.listdir(TEMPORARY_DIR) == []
+
+
+def test_a_failed_write_leaves_the_last_output(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.txt").write_text("good")
+    with pytest.raises(RuntimeError), atomic_path("out.txt") as temporary:
+        (tmp_path / temporary).write_text("half")
+        raise RuntimeError("a bug half way")
+    assert (tmp_path / "out.txt").read_text() == "good" and os.listdir(TEMPORARY_DIR) == []
+
+
+def test_the_temporary_lives_on_the_outputs_own_filesystem(tmp_path, monkeypatch):
+    """models/ a symlink to another filesystem: the temporary is made there, so the final rename never crosses."""
+    other = "/dev/shm"
+    if not os.path.isdir(other) or os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip(f"{other} is not another filesystem here")
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "elsewhere"
+    os.symlink(os.path.realpath(os.path.join(other, ".")), target)
+    folder = target / f"models-test-{os.getpid()}"
+    folder.mkdir()
+    try:
+        os.symlink(folder, "models")
+        assert temporary_dir_for("models/member_0.keras") == os.path.realpath(folder)  # links resolved
+        assert temporary_dir_for("reports/metrics.json") == TEMPORARY_DIR
+        with atomic_path("models/member_0.keras") as temporary:
+            assert os.path.dirname(temporary) == os.path.realpath(folder)
+            (tmp_path / temporary).write_text("weights")
+        assert (folder / "member_0.keras").read_text() == "weights" and os.listdir(folder) == ["member_0.keras"]
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()

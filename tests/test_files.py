@@ -37,6 +37,7 @@ def test_the_temporary_lives_on_the_outputs_own_filesystem(tmp_path, monkeypatch
     folder.mkdir()
     try:
         os.symlink(folder, "models")
+        os.mkdir("reports")  # atomic_path makes the folder first
         assert temporary_dir_for("models/member_0.keras") == os.path.realpath(folder)  # links resolved
         assert temporary_dir_for("reports/metrics.json") == TEMPORARY_DIR
         with atomic_path("models/member_0.keras") as temporary:

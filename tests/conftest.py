@@ -19,6 +19,18 @@ def stage_entries(pipeline, kinds):
                 yield (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
 
 
+# The slow tests, marked `e2e` (pytest -m "not e2e" runs the rest in a couple of minutes): those that drive the DVC CLI
+# or train on real data. A test is one when it lives in one of these modules or uses one of these fixtures.
+E2E_MODULES = {"test_pipeline", "test_reliability", "test_studies", "test_install", "test_benchmarks"}
+E2E_FIXTURES = {"trained_repo", "fashion_dir", "mnist_dir"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in E2E_MODULES or E2E_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_tensorflow(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")

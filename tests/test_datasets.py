@@ -45,6 +45,7 @@ def test_decompress_passes_plain_bytes_and_rejects_broken_gzip():
         decompress(gzip.compress(b"abc" * 1000)[:-20], "f.gz")
 
 
+@pytest.mark.e2e  # real data, its fixture found by name
 @pytest.mark.parametrize("dataset, fixture, test_counts", [
     ("fashion_mnist", "fashion_dir", [1000] * 10),
     ("mnist", "mnist_dir", [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]),

@@ -3,10 +3,10 @@
     python benchmarks/augment_speed.py                 # all 60,000 Fashion-MNIST images, 3 epochs a way
     python benchmarks/augment_speed.py --limit 12000   # a quick look
 
-Trains member 0 of params.yaml with the README's CPU recipe (ensemble_cnn_bn, split none,
-cosine with a warm-up epoch, label smoothing 0.1) twice in this process: without
-augmentation (arrays into model.fit) and with shift 2 + flip (AugmentedImages, which also
-shuffles). Prints augment() alone on the images (best of 5) and each way's fastest epoch
+Trains member 0 of params.yaml with recipes.yaml's cpu-recipe-fashion (ensemble_cnn_bn,
+split none, cosine with a warm-up epoch, label smoothing 0.1) twice in this process: without
+augmentation (arrays into model.fit) and with the recipe's shift 2 + flip (AugmentedImages,
+which also shuffles). Prints augment() alone on the images (best of 5) and each way's fastest epoch
 after the first, which includes compilation. Asserts nothing.
 """
 import argparse
@@ -19,9 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-RECIPE = dict(arch="ensemble_cnn_bn", epochs=30, split="none", early_stopping=False, keep_best=False,
-              lr_schedule="cosine", warmup_epochs=1, label_smoothing=0.1)  # the README's CPU recipe, less augmentation
-AUGMENT = {"shift": 2, "flip": True}
+RECIPE = "cpu-recipe-fashion"  # of recipes.yaml
 
 
 def main():
@@ -35,39 +33,42 @@ def main():
     import numpy as np
     from pipeline import acceleration
     from pipeline.augment import augment
+    from pipeline import recipes
     from pipeline.params import load_params
     from pipeline.training import TrainConfig, train_member
     from train_outside_dvc import EpochTimes
     from train_speed import load_data
 
+    params = load_params(os.path.join(ROOT, "params.yaml"))
+    recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[RECIPE],
+                                    "epochs": arguments.epochs})
+    base = TrainConfig.from_params(recipe)
+    shift, flip = base.augment["shift"], base.augment["flip"]
     x, y, _, _ = load_data("fashion_mnist", arguments.limit)
     rng = np.random.default_rng(0)
     seconds = []
     for _ in range(5):
         start = time.perf_counter()
-        augment(x, AUGMENT["shift"], AUGMENT["flip"], rng, rng.permutation(len(x)))
+        augment(x, shift, flip, rng, rng.permutation(len(x)))
         seconds.append(time.perf_counter() - start)
     alone = min(seconds)
 
-    params = load_params(os.path.join(ROOT, "params.yaml"))
-    base = TrainConfig.from_params({**params, "arch": RECIPE["arch"], "epochs": arguments.epochs})
     setup = acceleration.detect(base.precision, base.accelerate)
     model_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
                        if line.startswith("model name")), "unknown") if os.path.exists("/proc/cpuinfo") else "unknown"
     print(f"CPU: {model_name}, {os.cpu_count()} cores; {setup}")
     print(f"{len(x)} images of fashion_mnist, {arguments.epochs} epochs a way\n")
-    print(f"augment() alone, shift {AUGMENT['shift']} + flip: {alone:.2f} s per epoch (best of 5)")
+    print(f"augment() alone, shift {shift} + flip {flip}: {alone:.2f} s per epoch (best of 5)")
     fastest = {}
-    for name, augmentation in (("without augmentation", {"shift": 0, "flip": False}),
-                               ("with shift 2 + flip", AUGMENT)):
-        recipe = {key: value for key, value in RECIPE.items() if key not in ("arch", "epochs")}
-        config = dataclasses.replace(base, **recipe, augment=augmentation)
+    augmented = f"with shift {shift} + flip"
+    for name, augmentation in (("without augmentation", {"shift": 0, "flip": False}), (augmented, base.augment)):
+        config = dataclasses.replace(base, augment=augmentation)
         timer = EpochTimes()
         train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
         fastest[name] = min(timer.seconds[1:])
         print(f"{name:22} epochs {' '.join(f'{value:.1f}' for value in timer.seconds)} s; fastest after the "
               f"first {fastest[name]:.1f} s", flush=True)
-    with_it, without = fastest["with shift 2 + flip"], fastest["without augmentation"]
+    with_it, without = fastest[augmented], fastest["without augmentation"]
     print(f"\naugment() alone: {100 * alone / with_it:.1f} % of an augmented epoch; the whole difference "
           f"(augment, shuffle, PyDataset input): {with_it - without:+.1f} s, {100 * (with_it - without) / with_it:+.1f} %")
 

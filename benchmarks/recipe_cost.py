@@ -1,4 +1,4 @@
-"""What the README's CPU recipe costs against the default run, measured side by side on this machine.
+"""What recipes.yaml's CPU recipe (cpu-recipe-fashion) costs against the default run, measured side by side here.
 
     python benchmarks/recipe_cost.py                  # 2 rounds of 3 epochs a way, all 60,000 images
     python benchmarks/recipe_cost.py --levers         # also the recipe in float32 and without BatchNormalization
@@ -8,8 +8,8 @@
 A full run of each takes hours and this machine's speed drifts by a third within hours, so
 runs on different days do not compare. This trains member 0 both ways in turns (default,
 recipe, default, recipe, ...) so both see the same machine: the default as `dvc repro` trains
-it (ensemble_cnn, its 80/20 split, validated every epoch) and the recipe as its README line
-does (ensemble_cnn_bn on all images, shift 2 + flip). Each training is a process of its own,
+it (ensemble_cnn, its 80/20 split, validated every epoch) and the recipe as recipes.yaml has it
+(ensemble_cnn_bn on all images, shift 2 + flip). Each training is a process of its own,
 as each train@<i> stage is: TensorFlow's generator dataset (the augmented input) changes the
 process's malloc settings for good, which would slow a default trained after it in the same
 process. Each way's epoch is the median of the epochs after the first (which compiles). The
@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from augment_speed import AUGMENT, RECIPE  # noqa: E402  the README's CPU recipe
+from augment_speed import RECIPE  # noqa: E402  recipes.yaml's CPU recipe
 
 BASELINE_CURVES = os.path.join(ROOT, "reports", "training_curves.csv")  # one row per epoch the baseline ran
 
@@ -38,16 +38,21 @@ BASELINE_CURVES = os.path.join(ROOT, "reports", "training_curves.csv")  # one ro
 WAYS = ("default", "recipe", "recipe in float32", "recipe, ensemble_cnn", "recipe, resnet")
 
 
+def recipe_values():
+    from pipeline import recipes
+
+    return recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[RECIPE]
+
+
 def configs(epochs):
     """{way: TrainConfig} for every entry of WAYS, `epochs` each."""
+    from pipeline import recipes
     from pipeline.params import load_params
     from pipeline.training import TrainConfig
 
     params = load_params(os.path.join(ROOT, "params.yaml"))
     default = dataclasses.replace(TrainConfig.from_params(params), epochs=epochs)
-    recipe = dataclasses.replace(TrainConfig.from_params({**params, "arch": RECIPE["arch"]}),
-                                 **{key: value for key, value in RECIPE.items() if key not in ("arch", "epochs")},
-                                 augment=AUGMENT, epochs=epochs)
+    recipe = TrainConfig.from_params(recipes.apply(params, {**recipe_values(), "epochs": epochs}))
     return {"default": default, "recipe": recipe,
             "recipe in float32": dataclasses.replace(recipe, precision="float32"),
             "recipe, ensemble_cnn": dataclasses.replace(recipe, arch="ensemble_cnn",
@@ -109,7 +114,7 @@ def main():
         baseline_epochs = sum(1 for _ in csv.DictReader(handle))
     from pipeline.params import load_params
 
-    recipe_epochs = RECIPE["epochs"] * len(load_params(os.path.join(ROOT, "params.yaml"))["members"])
+    recipe_epochs = recipe_values()["epochs"] * len(load_params(os.path.join(ROOT, "params.yaml"))["members"])
     print(f"\nmedian epoch after the first; whole training projected (the default's {baseline_epochs} epochs as "
           f"the baseline ran them, {recipe_epochs} for a recipe):")
     default_total = statistics.median(seconds["default"]) * baseline_epochs

@@ -10,6 +10,8 @@ import os
 import keras
 
 from pipeline.errors import PipelineError
+from pipeline.inference import view
+from pipeline.metrics import ENSEMBLE_METHODS
 from pipeline.paths import ENSEMBLE_MODEL
 
 
@@ -26,15 +28,34 @@ class MajorityVote(keras.layers.Layer):
         return (votes + 0.5 * keras.ops.mean(stacked, axis=0)) / (num_members + 0.5)
 
 
-def combine(members, method, input_shape=(28, 28, 1)):
-    """One model: every Keras model in `members` on the same input, combined by `method` (mean or vote)."""
-    if method not in ("mean", "vote"):
-        raise ValueError(f"method {method!r} is not one of mean, vote")
+@keras.saving.register_keras_serializable(package="cnn_ensembles")
+class View(keras.layers.Layer):
+    """pipeline.inference.view as a layer: the test-time augmentation views (ensemble.tta) inside the model."""
+
+    def __init__(self, view_name, **kwargs):
+        super().__init__(**kwargs)
+        self.view_name = view_name
+
+    def call(self, images):
+        return view(images, self.view_name)
+
+    def get_config(self):
+        return {**super().get_config(), "view_name": self.view_name}
+
+
+def combine(members, method, input_shape=(28, 28, 1), tta=()):
+    """One model: every Keras model in `members` on the same input, each averaged over the image and its `tta`
+    views (pipeline.inference), combined by `method` (an ENSEMBLE_METHODS name)."""
+    if method not in ENSEMBLE_METHODS:
+        raise ValueError(f"method {method!r} is not one of {', '.join(ENSEMBLE_METHODS)}")
     inputs = keras.Input(shape=input_shape, name="images")
+    views = [inputs] + [View(name, name=f"view_{name}")(inputs) for name in tta]
     outputs = []
     for index, member in enumerate(members):
         member.name = f"member_{index}"  # the members share one architecture name; nested models need their own
-        outputs.append(keras.ops.cast(member(inputs), "float32"))
+        seen = [keras.ops.cast(member(images), "float32") for images in views]
+        outputs.append(seen[0] if len(seen) == 1 else keras.layers.Average(dtype="float32",
+                                                                           name=f"tta_{index}")(seen))
     if method == "vote":  # also for one member: a vote turns its probabilities into (one-hot + p / 2) / 1.5
         combined = MajorityVote(dtype="float32", name="vote")(outputs)
     elif len(outputs) == 1:  # the mean of one

@@ -12,6 +12,7 @@ from ruamel.yaml import YAML, YAMLError
 from pipeline.datasets import DATASETS
 from pipeline.errors import PipelineError
 from pipeline.metrics import ENSEMBLE_METHODS
+from pipeline.inference import VIEWS
 from pipeline.options import ACCELERATE, NORMALIZE, OPTIMIZERS, PRECISIONS, SPLITS
 from pipeline.paths import OWN_DATA_DIR
 
@@ -137,6 +138,8 @@ SCHEMA = {
     },
     "ensemble": {
         "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),
+        "tta": (lambda v: isinstance(v, list) and all(name in VIEWS for name in v) and len(set(v)) == len(v),
+                "a list of distinct views from " + ", ".join(VIEWS) + "; [] for none"),
     },
     "architectures": (lambda v: isinstance(v, dict) and len(v) > 0, "a mapping of names to architectures"),
     "report": {

@@ -32,13 +32,13 @@ from pipeline.ensemble_model import load_ensemble  # noqa: E402
 from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.files import atomic_path, read_json  # noqa: E402
+from pipeline.inference import PREDICT_BATCH_SIZE  # noqa: E402
 from pipeline.pictures import PICTURE_FORMATS, read_picture  # noqa: E402
 from pipeline.preprocess import pixel_divisor, scale  # noqa: E402
 from pipeline.user_data import IMAGE_SHAPE, check_pixel_range, numeric_table, read_csv_table  # noqa: E402
 
 ARRAY_FORMATS = (".npz", ".csv")
-BATCH_SIZE = 1024  # images per step of the model, as evaluate predicts
-IMAGES_PER_CALL = 16 * BATCH_SIZE  # per model.predict call (50 MB of float32): fewer calls, each with its set-up cost
+IMAGES_PER_CALL = 16 * PREDICT_BATCH_SIZE  # per model.predict call (50 MB of float32): fewer calls, each with its set-up cost
 
 
 def read_idx(path):
@@ -131,7 +131,7 @@ def header(top):
     return columns
 
 
-def predict(paths, top=3, dark_on_light=False, model=None, class_names=None, batch_size=BATCH_SIZE,
+def predict(paths, top=3, dark_on_light=False, model=None, class_names=None, batch_size=PREDICT_BATCH_SIZE,
             on_error=None, progress=None):
     """Yield a CSV row (see `header`) for every image of every file in `paths`, IMAGES_PER_CALL images at a time.
 

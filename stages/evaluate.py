@@ -15,23 +15,26 @@ import pandas as pd  # noqa: E402
 from pipeline import prepared  # noqa: E402
 from pipeline.errors import run_main  # noqa: E402
 from pipeline.files import atomic_path, record_wall_time, write_json  # noqa: E402
+from pipeline.inference import PREDICT_BATCH_SIZE, predict_member  # noqa: E402
 from pipeline.members import HISTORY_KEYS, load_member, load_record  # noqa: E402
 from pipeline.metrics import accuracy, log_loss  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 from pipeline.paths import MEMBERS_CSV, PREDICTIONS, PREPARED_DIR, TRAINING_CURVES, TRAINING_SUMMARY  # noqa: E402
 
 COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"]
-PREDICT_BATCH_SIZE = 1024  # inference only: larger batches are faster and use little memory
 SETUP_KEYS = ("backend", "device", "precision", "jit_compile", "steps_per_execution", "validation_batch_size")
 
 
-def evaluate_member(member, data):
-    """(row of the summary table, per-epoch curve rows, training setup, train and test probabilities)."""
+def evaluate_member(member, data, tta=()):
+    """(row of the summary table, per-epoch curve rows, training setup, train and test probabilities).
+
+    The test probabilities are averaged over the `tta` views (ensemble.tta); the train ones are not.
+    """
     model = load_member(member)
     history, record = load_record(member)  # val_* are NaN when the run had no validation set (split: none)
     epochs, best_epoch = len(history["loss"]), int(record["best_epoch"])
     train_probabilities = model.predict(data["x_train"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
-    test_probabilities = model.predict(data["x_test"], batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    test_probabilities = predict_member(model, data["x_test"], tta)
     at_best = {key: history[key][best_epoch - 1] for key in HISTORY_KEYS}
     row = {"member": member, "best_epoch": best_epoch,
            "train_loss": at_best["loss"], "val_loss": at_best["val_loss"],
@@ -59,11 +62,12 @@ def summarise_setups(setups):
 
 def main(argv=None):
     params = load_params()
+    tta = params["ensemble"]["tta"]
     data = prepared.load(PREPARED_DIR)
     rows, curves, setups, train_probabilities, test_probabilities = [], [], {}, [], []
     with record_wall_time("evaluate"):
         for member in params["members"]:
-            row, member_curves, setups[member], train_p, test_p = evaluate_member(member, data)
+            row, member_curves, setups[member], train_p, test_p = evaluate_member(member, data, tta)
             rows.append(row)
             curves.extend(member_curves)
             train_probabilities.append(train_p)

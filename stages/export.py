@@ -17,10 +17,10 @@ from pipeline.ensemble_model import combine  # noqa: E402
 from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD, PREPARED_DIR, SAVED_MODEL_DIR, TEST_PREDICTIONS  # noqa: E402
 from pipeline.errors import PipelineError, run_main  # noqa: E402
 from pipeline.files import atomic_path, record_wall_time, write_json  # noqa: E402
+from pipeline.inference import PREDICT_BATCH_SIZE  # noqa: E402
 from pipeline.members import load_member  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 
-PREDICT_BATCH_SIZE = 1024  # as evaluate predicts, so each member computes exactly what it computed there
 TOLERANCE = 1e-5  # test_predictions.csv keeps 6 decimals
 
 
@@ -38,11 +38,12 @@ def check_against_ensemble(model, x_test, predictions_path):
 
 def main(argv=None):
     params = load_params()
-    method, members = params["ensemble"]["method"], params["members"]
+    method, tta, members = params["ensemble"]["method"], params["ensemble"]["tta"], params["members"]
     data = prepared.load(PREPARED_DIR, names=("x_test",))
     meta = data["meta"]
     with record_wall_time("export"):
-        model = combine([load_member(member) for member in members], method, input_shape=data["x_test"].shape[1:])
+        model = combine([load_member(member) for member in members], method, input_shape=data["x_test"].shape[1:],
+                        tta=tta)
         gap = check_against_ensemble(model, data["x_test"], TEST_PREDICTIONS)
         with atomic_path(ENSEMBLE_MODEL) as temporary:
             model.save(temporary)
@@ -50,7 +51,7 @@ def main(argv=None):
             model.export(temporary, format="tf_saved_model", verbose=False)
         write_json(MODEL_CARD, {
             "dataset": meta["dataset"], "class_names": meta["class_names"], "ensemble_method": method,
-            "members": members, "input": "float32 (N, 28, 28, 1), light-on-dark pixels in [0, 1] (pipeline.preprocess)",
+            "tta": tta, "members": members, "input": "float32 (N, 28, 28, 1), light-on-dark pixels in [0, 1] (pipeline.preprocess)",
             "output": "float32 (N, classes): the ensemble's probability of each class, in class_names' order",
             "test_images_checked": int(len(data["x_test"])), "largest_gap_to_test_predictions": gap})
     print(f"export: {len(members)} members ({method}) -> {ENSEMBLE_MODEL}, {SAVED_MODEL_DIR}/, {MODEL_CARD}; "

@@ -1,6 +1,5 @@
 """Helpers for the end-to-end tests: a copy of the project in a temporary git repository, run as a user runs it."""
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import yaml
 
 from conftest import ROOT
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "python.sh", "pipeline", "stages", "data/own", ".dvc/config",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes.yaml", "python.sh", "pipeline", "stages", "data/own", ".dvc/config",
                  ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore"]
 
 
@@ -60,10 +59,3 @@ def make_project(repo, **changes):
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "project")
     return repo
-
-
-def readme_recipes():
-    """The `dvc exp run` lines of the README's "Beyond the studies" section, as argument lists after `dvc`."""
-    section = (ROOT / "README.md").read_text().split("\n## Beyond the studies")[1].split("\n## ")[0]
-    lines = section.replace("\\\n", " ").splitlines()
-    return {line.split("#")[0].strip(): shlex.split(line)[1:] for line in lines if line.strip().startswith("dvc exp")}

@@ -2,10 +2,9 @@
 import json
 
 import pytest
-import yaml
 
 from benchmarks import augment_speed, train_outside_dvc
-from project import readme_recipes
+from conftest import ROOT
 
 
 def test_train_outside_dvc_trains_and_reports_the_test_accuracy(mnist_dir, tmp_path, capsys):
@@ -26,11 +25,14 @@ def test_train_outside_dvc_names_an_unknown_architecture():
         train_outside_dvc.main(["--arch", "lenet"])
 
 
-def test_the_recipe_benchmarks_train_the_readmes_cpu_recipe():
-    """augment_speed.py and recipe_cost.py time the README's Fashion-MNIST CPU recipe line, value for value."""
-    line = next(arguments for arguments in readme_recipes().values() if "cpu-recipe-fashion" in arguments)
-    settings = dict(line[index + 1].split("=", 1) for index, word in enumerate(line) if word == "-S")
-    top_level = ("arch", "epochs", "split")
-    expected = {**{(key if key in top_level else f"train.{key}"): value for key, value in augment_speed.RECIPE.items()},
-                **{f"train.augment.{key}": value for key, value in augment_speed.AUGMENT.items()}}
-    assert {key: yaml.safe_load(value) for key, value in settings.items()} == expected
+def test_the_recipe_benchmarks_train_the_recipe_of_recipes_yaml():
+    """recipe_cost.py's recipe is cpu-recipe-fashion of recipes.yaml applied to params.yaml, value for value."""
+    from benchmarks import recipe_cost
+    from pipeline import recipes
+    from pipeline.params import load_params
+    from pipeline.training import TrainConfig
+
+    recipe = recipes.load(str(ROOT / recipes.RECIPES_FILE))[augment_speed.RECIPE]
+    expected = TrainConfig.from_params(recipes.apply(load_params(str(ROOT / "params.yaml")), {**recipe, "epochs": 3}))
+    assert recipe_cost.configs(3)["recipe"] == expected
+    assert (expected.arch, expected.split, expected.augment) == ("ensemble_cnn_bn", "none", {"shift": 2, "flip": True})

@@ -3,17 +3,17 @@ import html
 import io
 import json
 import os
-import shlex
 import subprocess
 import time
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import ROOT
 from pipeline.acceleration import cpu_flags
-from project import BARE_PATH, dvc, make_project, ran, readme_recipes, run
+from project import BARE_PATH, dvc, make_project, ran, run
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,8 @@ def test_exp_show_has_a_column_per_setting_not_per_member(repo):
     assert "ensemble.test_accuracy" in header and "training.precision" in header and "train.accelerate" in header
     assert not [column for column in header if column.startswith("member_")]  # per member: reports/members.csv
     metrics = [column for column in header if column.split(".")[0] in ("ensemble", "members", "training")]
-    assert len(metrics) == 18, metrics  # metrics: 7 ensemble, 3 members, 6 training; params: ensemble.method, members
+    assert len(metrics) == 19, metrics  # metrics: 7 ensemble, 3 members, 6 training; params: ensemble.method,
+    # ensemble.tta, members
     assert "validation.mean_accuracy" in header and "validation.mean_loss" in header  # what a search selects on
 
 
@@ -131,18 +132,39 @@ def test_exp_run_changes_only_what_its_params_reach(repo):
     assert {"epochs", "members", "report.misclassified", "ensemble.test_accuracy"} <= set(header)
 
 
-def test_the_readmes_recipes_run_through_exp_run(repo):
-    """Each recipe line as the README writes it, shortened to 2 epochs (a later -S wins), on the 600-image project:
-    the CPU recipe through the whole pipeline, the ResNet recipe through its train stages, the MNIST line (the CPU
-    recipe on another dataset) through its check stage."""
+def test_tta_reaches_every_prediction_and_retrains_nothing(repo):
+    """ensemble.tta reruns what predicts (evaluate onwards), not the members; the exported model carries the views,
+    so export's own check (it reproduces test_predictions.csv) passes and predict gives the ensemble's classes."""
     run(repo, "git", "reset", "--hard", "-q")
-    recipes = readme_recipes()
-    runs = {arguments[arguments.index("-n") + 1]: arguments for arguments in recipes.values() if arguments[1] == "run"}
-    assert sorted(runs) == ["cpu-recipe-fashion", "cpu-recipe-mnist", "resnet-fashion"]
+    before = json.loads((repo / "reports" / "metrics.json").read_text())["ensemble"]["test_loss"]
+    output = dvc(repo, "exp", "run", "-S", "ensemble.tta=[flip, left]")
+    assert ran(output) == ["check", "ensemble", "evaluate", "export", "report"]
+    assert json.loads((repo / "reports" / "metrics.json").read_text())["ensemble"]["test_loss"] != before
+    card = json.loads((repo / "export" / "ensemble.json").read_text())
+    assert card["tta"] == ["flip", "left"] and card["largest_gap_to_test_predictions"] <= 1e-5
+    predictions = pd.read_csv(repo / "reports" / "test_predictions.csv")
+    np.savez(repo / "first.npz", features=np.load(repo / "data" / "prepared" / "x_test.npy")[:20, :, :, 0])
+    run(repo, str(repo / ".venv" / "bin" / "python"), "-m", "pipeline.predict", "first.npz", "--top", "1",
+        "--output", "first.csv")
+    rows = pd.read_csv(repo / "first.csv")
+    assert list(rows["predicted"]) == list(predictions["predicted"][:20])
+    run(repo, "git", "reset", "--hard", "-q")
+    dvc(repo, "checkout", "--force")
+
+
+def test_the_recipes_run_through_their_command_as_named_experiments(repo):
+    """Each recipe of recipes.yaml through `python -m pipeline.recipes NAME`, shortened to 2 epochs (a later -S wins),
+    on the 600-image project: the CPU recipe through the whole pipeline, the ResNet recipe through its train stages,
+    the MNIST one (the CPU recipe on another dataset) through its check stage."""
+    run(repo, "git", "reset", "--hard", "-q")
+    python = str(repo / ".venv" / "bin" / "python")
+    listed = run(repo, python, "-m", "pipeline.recipes", "--list")
+    assert "recipes in recipes.yaml: cpu-recipe-fashion, cpu-recipe-mnist, resnet-fashion" in listed
     targets = {"cpu-recipe-fashion": [], "resnet-fashion": ["train@0", "train@1"], "cpu-recipe-mnist": ["check"]}
     for name, stages in targets.items():
-        run(repo, "git", "checkout", "params.yaml")  # each from the default params, as the README says
-        output = dvc(repo, *runs[name], "-S", "epochs=2", *stages)
+        run(repo, "git", "checkout", "params.yaml")  # each from the default params
+        output = run(repo, python, "-m", "pipeline.recipes", name, "-S", "epochs=2", *stages)
+        assert output.startswith(f"dvc exp run -n {name} -S "), output[:300]
         if name == "cpu-recipe-mnist":
             assert ran(output) == ["check"]  # every value accepted
             continue
@@ -156,8 +178,8 @@ def test_the_readmes_recipes_run_through_exp_run(repo):
     assert 0.1 < table.loc["cpu-recipe-fashion", "ensemble.test_accuracy"] <= 1
     assert table.loc["cpu-recipe-fashion", "arch"] == "ensemble_cnn_bn"
     assert table.loc["resnet-fashion", "arch"] == "resnet"
-    side_by_side = shlex.split([line for line in recipes if line.startswith("dvc exp show")][0])[1:]
-    header = dvc(repo, *side_by_side, "--csv").splitlines()[0].split(",")
+    header = dvc(repo, "exp", "show", "--only-changed", "--drop", r"training\.|validation\.", "--csv").splitlines()[0]
+    header = header.split(",")
     assert {"arch", "train.augment.shift", "train.lr_schedule", "ensemble.test_accuracy"} <= set(header)
     assert not [column for column in header if column.startswith(("training.", "validation."))]
     run(repo, "git", "reset", "--hard", "-q")

@@ -1,0 +1,41 @@
+"""Test-time augmentation (pipeline.inference): the views, and the exported model computing what evaluate computes."""
+import keras
+import numpy as np
+import pytest
+
+from pipeline.ensemble_model import combine
+from pipeline.inference import VIEWS, predict_member, view
+
+IMAGES = np.random.default_rng(0).random((6, 28, 28, 1)).astype(np.float32)
+
+
+def as_array(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def test_each_view_moves_the_whole_image_and_fills_with_background():
+    assert np.array_equal(as_array(view(IMAGES, "flip")), IMAGES[:, :, ::-1])
+    left, right = as_array(view(IMAGES, "left")), as_array(view(IMAGES, "right"))
+    assert np.array_equal(left[:, :, :-1], IMAGES[:, :, 1:]) and (left[:, :, -1] == 0).all()
+    assert np.array_equal(right[:, :, 1:], IMAGES[:, :, :-1]) and (right[:, :, 0] == 0).all()
+    up, down = as_array(view(IMAGES, "up")), as_array(view(IMAGES, "down"))
+    assert np.array_equal(up[:, :-1], IMAGES[:, 1:]) and (up[:, -1] == 0).all()
+    assert np.array_equal(down[:, 1:], IMAGES[:, :-1]) and (down[:, 0] == 0).all()
+
+
+def tiny_member(seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                             keras.layers.Dense(3, activation="softmax")])
+
+
+@pytest.mark.parametrize("tta", [(), ("flip",), VIEWS])
+def test_the_exported_model_averages_the_same_views_as_evaluate(tmp_path, tta):
+    members = [tiny_member(0), tiny_member(1)]
+    expected = np.mean([predict_member(member, IMAGES, tta) for member in members], axis=0)
+    model = combine(members, "mean", tta=tta)
+    model.save(tmp_path / "ensemble.keras")
+    got = keras.models.load_model(tmp_path / "ensemble.keras").predict(IMAGES, verbose=0)
+    assert np.abs(got - expected).max() < 1e-6
+    if tta:  # the views change what a member predicts
+        assert np.abs(predict_member(members[0], IMAGES, tta) - predict_member(members[0], IMAGES)).max() > 1e-4

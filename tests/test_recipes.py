@@ -1,0 +1,36 @@
+"""recipes.yaml and its command (pipeline.recipes): each recipe is valid params, run with -S as a named experiment."""
+import pytest
+
+from conftest import ROOT
+from pipeline import recipes
+from pipeline.errors import PipelineError
+from pipeline.params import load_params, validate
+
+
+def test_every_recipe_is_valid_params():
+    params = load_params(str(ROOT / "params.yaml"))
+    for name, recipe in recipes.load(str(ROOT / recipes.RECIPES_FILE)).items():
+        validate(recipes.apply(params, recipe), f"recipes.yaml: {name}")
+
+
+def test_the_command_sets_each_value_as_dvc_reads_it():
+    recipe = {"arch": "resnet", "epochs": 30, "train.augment.flip": True, "train.lr_schedule": [[5, 0.1]],
+              "limit": None}
+    assert recipes.command("mine", recipe, ["--queue"]) == [
+        "exp", "run", "-n", "mine", "-S", "arch=resnet", "-S", "epochs=30", "-S", "train.augment.flip=true",
+        "-S", "train.lr_schedule=[[5, 0.1]]", "-S", "limit=null", "--queue"]
+
+
+@pytest.mark.parametrize("recipe, name, message", [
+    ("mine:\n  epochs: 0\n", "mine", "recipes.yaml: mine: epochs: 0 is not allowed; allowed: an integer >= 1"),
+    ("mine:\n  train.optimiser: adam\n", "mine", "recipes.yaml: mine: train.optimiser: unknown key (did you mean "
+                                                 "'train.optimizer'?)"),
+    ("mine:\n  epochs: 3\n", "yours", "recipes.yaml: no recipe 'yours'; allowed: one of mine"),
+])
+def test_a_bad_recipe_is_one_line_before_dvc_runs(tmp_path, monkeypatch, recipe, name, message):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "recipes.yaml").write_text(recipe)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PipelineError) as refusal:
+        recipes.main([name])
+    assert str(refusal.value).startswith(message)

@@ -8,7 +8,7 @@ Study 004's recipe (split=none, no early stopping, last epoch's weights) through
 same model definition and training code as the train stage, then the test accuracy.
 It exists for machines where the pipeline cannot run: a lent GPU machine has JAX but no
 TensorFlow, and no registry to install it from, so the run goes through Keras' JAX
-backend there (README, "Reproduce the studies"). It prints figures and asserts nothing.
+backend there (docs/studies.md). It prints figures and asserts nothing.
 """
 import argparse
 import dataclasses

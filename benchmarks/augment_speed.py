@@ -17,7 +17,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, HERE]
+sys.path.insert(0, ROOT)
 
 RECIPE = "cpu-recipe-fashion"  # of recipes.yaml
 
@@ -36,8 +36,7 @@ def main():
     from pipeline import recipes
     from pipeline.params import load_params
     from pipeline.training import TrainConfig, train_member
-    from train_outside_dvc import EpochTimes
-    from train_speed import load_data
+    from benchmarks.common import cpu_name, epoch_times, load_data
 
     params = load_params(os.path.join(ROOT, "params.yaml"))
     recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[RECIPE],
@@ -54,8 +53,7 @@ def main():
     alone = min(seconds)
 
     setup = acceleration.detect(base.precision, base.accelerate)
-    model_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                       if line.startswith("model name")), "unknown") if os.path.exists("/proc/cpuinfo") else "unknown"
+    model_name = cpu_name()
     print(f"CPU: {model_name}, {os.cpu_count()} cores; {setup}")
     print(f"{len(x)} images of fashion_mnist, {arguments.epochs} epochs a way\n")
     print(f"augment() alone, shift {shift} + flip {flip}: {alone:.2f} s per epoch (best of 5)")
@@ -63,7 +61,7 @@ def main():
     augmented = f"with shift {shift} + flip"
     for name, augmentation in (("without augmentation", {"shift": 0, "flip": False}), (augmented, base.augment)):
         config = dataclasses.replace(base, augment=augmentation)
-        timer = EpochTimes()
+        timer = epoch_times()
         train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
         fastest[name] = min(timer.seconds[1:])
         print(f"{name:22} epochs {' '.join(f'{value:.1f}' for value in timer.seconds)} s; fastest after the "

@@ -11,7 +11,6 @@ import argparse
 import csv
 import io
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -31,15 +30,7 @@ from pipeline.files import read_json  # noqa: E402
 from pipeline.members import load_member  # noqa: E402
 from pipeline.metrics import average_probabilities  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            fields = dict((key.strip(), value) for key, value in (line.split(":", 1) for line in handle if ":" in line))
-        return ", ".join(f"{key} {fields[key].strip()}" for key in ("model name", "cpu family", "model") if key in fields)
-    except OSError:
-        return platform.processor() or "unknown CPU"
+from benchmarks.common import cpu_name  # noqa: E402
 
 
 def best_of(repeats, work):

@@ -28,9 +28,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, HERE]
+sys.path.insert(0, ROOT)
 
-from augment_speed import RECIPE  # noqa: E402  recipes.yaml's CPU recipe
+from benchmarks.augment_speed import RECIPE  # noqa: E402  recipes.yaml's CPU recipe
+from benchmarks.common import cpu_name  # noqa: E402
 
 BASELINE_CURVES = os.path.join(ROOT, "reports", "training_curves.csv")  # one row per epoch the baseline ran
 
@@ -64,13 +65,12 @@ def train_one(way, epochs, limit):
     """Train member 0 the `way` way in this process; print {"precision", "seconds" per epoch} as JSON."""
     from pipeline import acceleration
     from pipeline.training import train_member
-    from train_outside_dvc import EpochTimes
-    from train_speed import load_data
+    from benchmarks.common import epoch_times, load_data
 
     x, y, _, _ = load_data("fashion_mnist", limit)
     config = configs(epochs)[way]
     setup = acceleration.detect(config.precision, config.accelerate)
-    timer = EpochTimes()
+    timer = epoch_times()
     train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
     print(json.dumps({"precision": setup.precision, "seconds": timer.seconds}))
 
@@ -93,8 +93,7 @@ def main():
 
     ways = ["default", "recipe"] + (["recipe in float32", "recipe, ensemble_cnn"] if arguments.levers else []) + (
         ["recipe, resnet"] if arguments.resnet else [])
-    model_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                       if line.startswith("model name")), "unknown") if os.path.exists("/proc/cpuinfo") else "unknown"
+    model_name = cpu_name()
     print(f"CPU: {model_name}, {os.cpu_count()} cores; {arguments.limit} images of fashion_mnist; "
           f"{arguments.rounds} rounds of {arguments.epochs} epochs a way, each in a process of its own\n")
     seconds = {name: [] for name in ways}

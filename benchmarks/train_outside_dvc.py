@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,38 +23,12 @@ sys.path.insert(0, ROOT)
 
 import keras  # noqa: E402  (after sys.path, so `pipeline` imports from this checkout)
 
-from pipeline.datasets import DATASETS, fetch, load_raw  # noqa: E402
 from pipeline.files import write_json  # noqa: E402
 from pipeline.model import count_params  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 from pipeline import acceleration  # noqa: E402
 from pipeline.training import TrainConfig, train_member  # noqa: E402
-from pipeline.preprocess import to_inputs  # noqa: E402
-
-
-class EpochTimes(keras.callbacks.Callback):
-    """Wall seconds of each epoch (the first one includes compilation)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds, self._start = [], None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(round(time.perf_counter() - self._start, 2))
-
-
-def load_data(dataset, source_dir, limit):
-    environ = dict(os.environ)
-    if source_dir:
-        environ[DATASETS[dataset]["env"]] = source_dir
-    with tempfile.TemporaryDirectory() as directory:
-        fetch(dataset, os.path.join(directory, dataset), environ=environ)
-        x_train, y_train, x_test, y_test = load_raw(os.path.join(directory, dataset))
-    return (to_inputs(x_train[:limit]), y_train[:limit].astype("int64"),
-            to_inputs(x_test[:limit]), y_test[:limit].astype("int64"))
+from benchmarks.common import epoch_times, load_data  # noqa: E402
 
 
 def device_name():
@@ -85,9 +58,9 @@ def main(argv=None):
         raise ValueError(f"--arch {args.arch!r} is not in params.yaml architectures: "
                          f"{', '.join(params['architectures'])}")
 
-    x_train, y_train, x_test, y_test = load_data(args.dataset, args.source_dir, args.limit)
+    x_train, y_train, x_test, y_test = load_data(args.dataset, args.limit, args.source_dir, test_limit=args.limit)
     num_classes = int(y_train.max()) + 1
-    epoch_times = EpochTimes()
+    timer = epoch_times()
     start = time.perf_counter()
     config = dataclasses.replace(  # study 004's recipe on the chosen architecture
         TrainConfig.from_params(params), seed=args.seed, arch=args.arch,
@@ -96,7 +69,7 @@ def main(argv=None):
         split="none", early_stopping=False, keep_best=False, normalize="scale", activation=None, dropout=None,
         max_params=None, lr_schedule=[], precision=args.precision, accelerate=args.accelerate)
     setup = acceleration.detect(config.precision, config.accelerate)
-    model, history, _ = train_member(x_train, y_train, num_classes, config, 0, setup, callbacks=[epoch_times],
+    model, history, _ = train_member(x_train, y_train, num_classes, config, 0, setup, callbacks=[timer],
                                      verbose=2)
     train_seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
@@ -105,7 +78,7 @@ def main(argv=None):
         "backend": keras.backend.backend(), "device": device_name(), **dataclasses.asdict(setup),
         "optimizer": args.optimizer, "epochs": args.epochs, "batch_size": args.batch_size,
         "train_images": len(x_train), "test_images": len(x_test),
-        "train_seconds": round(train_seconds, 1), "epoch_seconds": epoch_times.seconds,
+        "train_seconds": round(train_seconds, 1), "epoch_seconds": timer.seconds,
         "final_train_accuracy": round(float(history["accuracy"][-1]), 4),
         "final_train_loss": round(float(history["loss"][-1]), 4),
         "test_accuracy": round(float(test_accuracy), 4), "test_loss": round(float(test_loss), 4),

@@ -17,10 +17,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from benchmarks.common import cpu_name, epoch_times, load_data  # noqa: E402
 
 # way -> what it is. "off" below is the stage with train.accelerate: off (precision still auto).
 WAYS = {
@@ -36,16 +37,6 @@ LEVERS = {
     "stage + tf.data": "not adopted: input from a shuffled, prefetched tf.data pipeline",
     "stage + 1 inter-op thread": "not adopted: TensorFlow inter_op_parallelism_threads=1",
 }
-
-
-def load_data(dataset, limit):
-    from pipeline.datasets import fetch, load_raw
-    from pipeline.preprocess import to_inputs
-
-    with tempfile.TemporaryDirectory() as directory:
-        fetch(dataset, os.path.join(directory, dataset))
-        x_train, y_train, x_test, y_test = load_raw(os.path.join(directory, dataset))
-    return to_inputs(x_train[:limit]), y_train[:limit].astype("int64"), to_inputs(x_test), y_test.astype("int64")
 
 
 def notebook(config, x, y, timer):
@@ -116,9 +107,8 @@ def worker(way, epochs, limit, dataset):
                                                                  validation_batch_size=stage.validation_batch_size),
               "stage in float32": acceleration.detect("float32", "auto"),
               "stage + 1 inter-op thread": stage}
-    from train_outside_dvc import EpochTimes  # beside this script: the same per-epoch wall times
 
-    timer = EpochTimes()
+    timer = epoch_times()
     if way == "notebook":
         model, setup = notebook(config, x, y, timer), None
     elif way in ("stage + XLA jit_compile", "stage + tf.data"):
@@ -159,8 +149,7 @@ def main():
 
     from pipeline.acceleration import cpu_flags
 
-    model_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                       if line.startswith("model name")), "unknown") if os.path.exists("/proc/cpuinfo") else "unknown"
+    model_name = cpu_name()
     shown = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if flag in cpu_flags()]
     print(f"CPU: {model_name}, {os.cpu_count()} cores, flags {' '.join(shown) or 'none of avx2/avx512/amx'}")
     print(f"{arguments.limit} images of {arguments.dataset}, {arguments.epochs} epochs per way, "

@@ -1,10 +1,11 @@
 """How a member trains fast on this machine: precision and the compile settings that pay on it.
 
 `train.precision: auto` and `train.accelerate: auto` choose by what the device has,
-measured with benchmarks/train_speed.py (README, "Training speed"). Devices are found
+measured with benchmarks/train_speed.py (benchmarks/README.md, "Training speed"). Devices are found
 through Keras, so this works on any Keras backend, TensorFlow not required.
 """
 import dataclasses
+import os
 
 import keras
 
@@ -42,7 +43,7 @@ def device_kind():
 def choose_precision(requested, device, flags):
     """The Keras dtype policy for `requested`; "auto" takes the one that pays on this hardware.
 
-    Measured on a 2-core AMD EPYC without bf16 instructions (README): mixed_bfloat16 ran 15x slower
+    Measured on a 2-core AMD EPYC without bf16 instructions (benchmarks/README.md): mixed_bfloat16 ran 15x slower
     than float32 there, so "auto" uses bfloat16 only where the CPU has bf16 instructions.
     """
     if requested != "auto":
@@ -58,7 +59,7 @@ def choose_acceleration(precision, accelerate, device, flags, backend):
     off: plain model.fit, the notebook's settings (for comparison and debugging).
     auto: validation in large batches everywhere (less per-batch overhead, same sums); several
     steps per execution where steps are fast (a GPU, a CPU with bf16 instructions), as on a CPU
-    without bf16 it measured slower (README). XLA jit is left to Keras ("auto"): off on a CPU
+    without bf16 it measured slower (benchmarks/README.md). XLA jit is left to Keras ("auto"): off on a CPU
     under TensorFlow, where it measured 3x slower, and wherever TensorFlow's op determinism is
     on; always on under JAX.
     """
@@ -71,6 +72,38 @@ def choose_acceleration(precision, accelerate, device, flags, backend):
     return Acceleration(backend, device, policy, STEPS_PER_EXECUTION if fast_steps else 1, VALIDATION_BATCH_SIZE)
 
 
-def detect(precision, accelerate):
-    """choose_acceleration for this machine and Keras backend."""
+def use_threads(threads):
+    """Pin TensorFlow's intra- and inter-op thread pools to `threads` (train.threads); None keeps its default, one
+    thread per CPU this process may run on. The count changes the sums' order, so the weights: it is a param.
+
+    Must come before TensorFlow runs its first op; elsewhere than TensorFlow it is a no-op.
+    """
+    if threads is None or keras.config.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for name in ("intra_op", "inter_op"):
+        if getattr(tf.config.threading, f"get_{name}_parallelism_threads")() != threads:
+            getattr(tf.config.threading, f"set_{name}_parallelism_threads")(threads)
+
+
+THREAD_KEYS = ("intra_op_threads", "inter_op_threads")  # recorded per member beside the Acceleration
+
+
+def thread_counts():
+    """{THREAD_KEYS: count}: the thread pools' sizes as TensorFlow runs them (its default, 0, is one thread per CPU
+    the process may run on); None on other backends."""
+    if keras.config.backend() != "tensorflow":
+        return dict.fromkeys(THREAD_KEYS)
+    import tensorflow as tf
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or cpus,
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or cpus}
+
+
+def detect(precision, accelerate, threads=None):
+    """choose_acceleration for this machine and Keras backend, after pinning the thread pools to `threads`
+    (train.threads; first, as finding the device starts TensorFlow)."""
+    use_threads(threads)
     return choose_acceleration(precision, accelerate, device_kind(), cpu_flags(), keras.config.backend())

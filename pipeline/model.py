@@ -23,8 +23,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     """Keras' BatchNormalization, trained with TensorFlow's fused kernel where that applies.
 
     Keras 2's layer (the studies' tf.keras) used the fused kernel by default; Keras 3's computes the
-    moments with separate ops, which made ensemble_cnn_bn's epoch 2.3x dearer on a 2-core CPU (README,
-    "Beyond the studies"). Same weights, same normalisation and moving averages (to rounding); inference,
+    moments with separate ops, which made ensemble_cnn_bn's epoch 2.3x dearer on a 2-core CPU (docs/recipes.md).
+    Same weights, same normalisation and moving averages (to rounding); inference,
     other backends and other shapes run Keras' own code. `plain_layers` turns a model back into plain Keras
     layers for saving, so a saved model loads without this project.
     """

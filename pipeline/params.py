@@ -135,6 +135,8 @@ SCHEMA = {
         },
         "precision": (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
         "accelerate": (lambda v: v in ACCELERATE, "one of " + ", ".join(ACCELERATE)),
+        "threads": (lambda v: v is None or positive_int(v), "null (one per CPU this process may run on) or an "
+                    "integer >= 1"),
     },
     "ensemble": {
         "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),

@@ -173,6 +173,7 @@ class TrainConfig:
     augment: dict  # {shift: pixels, flip: bool}
     precision: str
     accelerate: str
+    threads: int | None
 
     @classmethod
     def from_params(cls, params):

@@ -9,10 +9,13 @@ from pipeline.startup import import_quietly
 
 import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
 
+import dataclasses  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipeline import prepared  # noqa: E402
+from pipeline.acceleration import THREAD_KEYS, Acceleration  # noqa: E402
 from pipeline.errors import run_main  # noqa: E402
 from pipeline.files import atomic_path, record_wall_time, write_json  # noqa: E402
 from pipeline.inference import PREDICT_BATCH_SIZE, predict_member  # noqa: E402
@@ -22,7 +25,8 @@ from pipeline.params import load_params  # noqa: E402
 from pipeline.paths import MEMBERS_CSV, PREDICTIONS, PREPARED_DIR, TRAINING_CURVES, TRAINING_SUMMARY  # noqa: E402
 
 COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"]
-SETUP_KEYS = ("backend", "device", "precision", "jit_compile", "steps_per_execution", "validation_batch_size")
+# how a member trained (its training.json): the acceleration settings, Keras' jit choice and the thread pools
+SETUP_KEYS = (*(field.name for field in dataclasses.fields(Acceleration)), "jit_compile", *THREAD_KEYS)
 
 
 def evaluate_member(member, data, tta=()):

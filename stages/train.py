@@ -33,7 +33,7 @@ def main(argv=None):
         raise PipelineError(f"params.yaml: members: {params['members']} does not include --member {member}")
     data = prepared.load(PREPARED_DIR, names=("x_train", "y_train"))
     config = TrainConfig.from_params(params)
-    setup = acceleration.detect(config.precision, config.accelerate)
+    setup = acceleration.detect(config.precision, config.accelerate, config.threads)
     print(f"train@{member}: {setup}", flush=True)
     verbose = 1 if sys.stdout.isatty() else 2  # progress bars when a person watches, one line per epoch in logs
 
@@ -45,7 +45,7 @@ def main(argv=None):
                 data["x_train"], data["y_train"], len(data["meta"]["class_names"]), config, member, setup,
                 callbacks=[history_file, LogToDvclive(live)], verbose=verbose)
         write_json(os.path.join(folder, RECORD_NAME), {"best_epoch": kept_epoch, "epochs_run": len(history["loss"]),
-                                                       **dataclasses.asdict(setup),
+                                                       **dataclasses.asdict(setup), **acceleration.thread_counts(),
                                                        "jit_compile": bool(model.jit_compile)})  # as Keras chose
         plain_layers(model).save(temporary_model)  # only Keras' own layers: loads anywhere Keras does
     kept = (f"best val_accuracy {history['val_accuracy'][kept_epoch - 1]:.4f} at epoch {kept_epoch}"

@@ -50,7 +50,8 @@ def test_first_run_writes_reports_and_metrics(repo):
     training = summary["training"]
     bf16 = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
     assert training == {"backend": "tensorflow", "device": "cpu", "precision": "mixed_bfloat16" if bf16 else "float32",
-                        "jit_compile": False, "steps_per_execution": 32 if bf16 else 1, "validation_batch_size": 1024}
+                        "jit_compile": False, "steps_per_execution": 32 if bf16 else 1, "validation_batch_size": 1024,
+                        "intra_op_threads": len(os.sched_getaffinity(0)), "inter_op_threads": len(os.sched_getaffinity(0))}
     assert {key: record[key] for key in training} == training
 
 
@@ -101,7 +102,7 @@ def test_exp_show_has_a_column_per_setting_not_per_member(repo):
     assert "ensemble.test_accuracy" in header and "training.precision" in header and "train.accelerate" in header
     assert not [column for column in header if column.startswith("member_")]  # per member: reports/members.csv
     metrics = [column for column in header if column.split(".")[0] in ("ensemble", "members", "training")]
-    assert len(metrics) == 19, metrics  # metrics: 7 ensemble, 3 members, 6 training; params: ensemble.method,
+    assert len(metrics) == 21, metrics  # metrics: 7 ensemble, 3 members, 8 training; params: ensemble.method,
     # ensemble.tta, members
     assert "validation.mean_accuracy" in header and "validation.mean_loss" in header  # what a search selects on
 
@@ -272,3 +273,24 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
         assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in output
     for metrics in ("reports/metrics.json", "reports/training.json"):
         assert json.loads((shared / metrics).read_text()) == json.loads(run(repo, "git", "show", f"HEAD:{metrics}"))
+
+
+def test_members_trained_side_by_side_match_those_trained_one_by_one(tmp_path):
+    """`python -m pipeline.parallel --jobs 2` with train.threads 1: each member in its own process on its own CPU,
+    dvc.lock complete, status clean; retraining a member alone (1 thread, every CPU allowed) gives its numbers again."""
+    repo = make_project(tmp_path / "parallel", limit=600, members=[0, 1], epochs=1)
+    params = (repo / "params.yaml").read_text().replace("  threads: null", "  threads: 1")
+    (repo / "params.yaml").write_text(params)
+    refused = run(repo, str(repo / ".venv" / "bin" / "python"), "-m", "pipeline.parallel", "--jobs", "3", check=False)
+    assert refused.strip().splitlines()[-1].startswith("error: --jobs 3: 3 x train.threads 1 = 3 CPUs, but this "
+                                                      "process may use") or len(os.sched_getaffinity(0)) >= 3
+    output = run(repo, str(repo / ".venv" / "bin" / "python"), "-m", "pipeline.parallel", "--jobs", "2")
+    assert "parallel: 2 members, 2 at a time with 1 thread(s) each" in output
+    assert "Data and pipelines are up to date." in dvc(repo, "status")
+    for member in (0, 1):
+        record = json.loads((repo / "models" / f"member_{member}" / "training.json").read_text())
+        assert (record["intra_op_threads"], record["inter_op_threads"]) == (1, 1)
+    before = (repo / "reports" / "members.csv").read_text()
+    assert ran(dvc(repo, "repro", "--force", "--single-item", "train@1")) == ["train@1"]
+    dvc(repo, "repro")
+    assert (repo / "reports" / "members.csv").read_text() == before

@@ -51,7 +51,7 @@ def tiny_config(**overrides):
                   architecture=TINY, activation=None, dropout=None, max_params=None, optimizer="nadam",
                   learning_rate=0.002, validation_fraction=0.25, early_stopping=True, patience=10, keep_best=True,
                   lr_schedule=[], warmup_epochs=0, label_smoothing=0.0, augment={"shift": 0, "flip": False},
-                  precision="float32", accelerate="off")
+                  precision="float32", accelerate="off", threads=None)
     return TrainConfig(**{**values, **overrides})
 
 

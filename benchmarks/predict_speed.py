@@ -31,6 +31,7 @@ from pipeline.members import load_member  # noqa: E402
 from pipeline.metrics import average_probabilities  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 from benchmarks.common import cpu_name  # noqa: E402
+from pipeline.inference import PREDICT_BATCH_SIZE  # noqa: E402
 
 
 def best_of(repeats, work):
@@ -58,7 +59,7 @@ def main(argv=None):
     members = [load_member(member) for member in params["members"]]
     evaluate_load = time.perf_counter() - start
     evaluate_seconds = best_of(arguments.repeats, lambda: average_probabilities(
-        [member.predict(x_test, batch_size=1024, verbose=0) for member in members]))
+        [member.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0) for member in members]))
 
     start = time.perf_counter()
     model, class_names = predict_module.load_model()

@@ -11,35 +11,9 @@ import pandas as pd
 from pipeline import prepared
 from pipeline.errors import run_main
 from pipeline.files import atomic_path, record_wall_time, write_json
-from pipeline.metrics import ENSEMBLE_METHODS, accuracy, log_loss
 from pipeline.params import load_params
 from pipeline.paths import METRICS, PREDICTIONS, PREPARED_DIR, TEST_PREDICTIONS
-
-
-def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test, method="mean"):
-    """The metrics.json content from member probabilities shaped (members, images, classes)."""
-    member_test_accuracy = [accuracy(p, y_test) for p in test_probabilities]
-    combine = ENSEMBLE_METHODS[method].combine
-    ensemble_train, ensemble_test = combine(train_probabilities), combine(test_probabilities)
-    test_accuracy = accuracy(ensemble_test, y_test)
-    mean_member, best_member = float(np.mean(member_test_accuracy)), float(np.max(member_test_accuracy))
-    metrics = {
-        "ensemble": {
-            "members": len(test_probabilities),
-            "train_accuracy": accuracy(ensemble_train, y_train),
-            "train_loss": log_loss(ensemble_train, y_train),
-            "test_accuracy": test_accuracy,
-            "test_loss": log_loss(ensemble_test, y_test),
-            "gain_over_mean_member": test_accuracy - mean_member,
-            "gain_over_best_member": test_accuracy - best_member,
-        },
-        "members": {
-            "mean_test_accuracy": mean_member,
-            "best_test_accuracy": best_member,
-            "mean_test_loss": float(np.mean([log_loss(p, y_test) for p in test_probabilities])),
-        },
-    }
-    return metrics, ensemble_test
+from pipeline.results import ensemble_metrics
 
 
 def main(argv=None):

@@ -8,45 +8,20 @@ import_quietly("keras")  # before anything else loads TensorFlow, so its start-u
 
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
-from sklearn.metrics import precision_recall_fscore_support  # noqa: E402
 
 from pipeline import plots, prepared  # noqa: E402
 from pipeline.document import table, to_html, to_markdown  # noqa: E402
-from pipeline.errors import PipelineError, run_main  # noqa: E402
+from pipeline.errors import run_main  # noqa: E402
 from pipeline.files import atomic_path, read_json, write_text  # noqa: E402
 from pipeline.members import load_member  # noqa: E402
 from pipeline.metrics import ENSEMBLE_METHODS  # noqa: E402
 from pipeline.options import SPLITS  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
+from pipeline.results import per_class_table, read_predictions  # noqa: E402
 from pipeline.paths import (FIGURES_DIR, MEMBERS_CSV, METRICS, PER_CLASS, PREPARED_DIR,  # noqa: E402
                             REPORT_HTML, REPORT_MD, REPORTS_DIR, TEST_PREDICTIONS, TRAINING_CURVES,
                             TRAINING_SUMMARY, timing_path)
 
-
-
-def read_predictions(path, class_names):
-    """The ensemble stage's test predictions with class ids added, and the probability matrix.
-
-    Labels are read as text: MNIST's class names are the digits "0".."9", which pandas
-    would otherwise turn into integers that match no name.
-    """
-    predictions = pd.read_csv(path, dtype={"actual": str, "predicted": str})
-    index_of = {name: i for i, name in enumerate(class_names)}
-    predictions["actual_id"] = predictions["actual"].map(index_of)
-    predictions["predicted_id"] = predictions["predicted"].map(index_of)
-    if predictions[["actual_id", "predicted_id"]].isna().any().any():
-        unknown = sorted(set(predictions["actual"]).union(predictions["predicted"]) - set(class_names))
-        raise PipelineError(f"{path}: labels {unknown} are not among the classes {class_names}; rerun `dvc repro`")
-    predictions[["actual_id", "predicted_id"]] = predictions[["actual_id", "predicted_id"]].astype(int)
-    return predictions, predictions[[f"p_{name}" for name in class_names]].to_numpy()
-
-
-def per_class_table(actual, predicted, class_names):
-    precision, recall, f1, support = precision_recall_fscore_support(
-        actual, predicted, labels=range(len(class_names)), zero_division=0)
-    frame = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support}, index=class_names)
-    frame.loc["macro average"] = [precision.mean(), recall.mean(), f1.mean(), support.sum()]
-    return frame
 
 
 def model_table(model):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline.metrics import accuracy, average_probabilities, log_loss, vote_probabilities
-from stages.ensemble import ensemble_metrics
+from pipeline.results import ensemble_metrics
 
 # Two members, three test images, three classes.
 MEMBER_A = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]])

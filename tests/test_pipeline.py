@@ -237,12 +237,12 @@ def test_python_sh_prefers_project_python_then_the_nearest_venv_then_python3(tmp
     queued.mkdir(parents=True)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert python_sh(queued, PATH=str(empty)) == (0, "venv -m stages.fetch")
+    assert python_sh(queued, PATH=str(empty)) == (0, "venv -m pipeline.lifeline -m stages.fetch")
     fake_python(tmp_path / "conda" / "python", "conda")
     assert python_sh(queued, PATH=str(empty), PROJECT_PYTHON=str(tmp_path / "conda" / "python"))[1] == \
-        "conda -m stages.fetch"
+        "conda -m pipeline.lifeline -m stages.fetch"
     fake_python(tmp_path / "bin" / "python3", "path")
-    assert python_sh(empty, PATH=str(tmp_path / "bin")) == (0, "path -m stages.fetch")
+    assert python_sh(empty, PATH=str(tmp_path / "bin")) == (0, "path -m pipeline.lifeline -m stages.fetch")
     code, message = python_sh(empty, PATH=str(empty))
     assert code == 127 and message == (f"python.sh: no .venv/bin/python in {empty} or its parents and no python3 "
                                        "on PATH; run 'bash install.sh' or set PROJECT_PYTHON")

@@ -4,7 +4,7 @@ import pytest
 from pipeline.document import to_html, to_markdown
 from pipeline.errors import PipelineError
 from pipeline.plots import confusion_counts, error_rates
-from stages.report import read_predictions
+from pipeline.results import read_predictions
 
 
 def test_confusion_counts_and_error_rates_by_hand():

@@ -25,7 +25,7 @@ def study_repo(tmp_path_factory, fashion_dir):
     make_project(project, dataset="data/own/mine.npz", members=[0, 1], epochs=2, arch="cnn_bn", split="fixed",
                  test_fraction=0.05, normalize="standardize", classes=[0, 1, 2, 4],
                  train={**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "optimizer": "sgd"},
-                 ensemble={"method": "vote"})
+                 ensemble={"method": "vote", "tta": []})
     output = dvc(project, "repro")
     assert ran(output) == ["check", "ensemble", "evaluate", "export", "fetch", "prepare", "report", "train@0",
                            "train@1"]

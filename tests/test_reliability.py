@@ -575,11 +575,35 @@ def test_a_read_only_folder_is_one_line_for_a_stage_and_for_predict(project, tmp
         assert digests(folder) == before
 
 
-def start_dvc(project, log, *arguments):
-    """`dvc <arguments>` started in `project`, its output going to `log`, in a session of its own."""
-    return subprocess.Popen([str(project / ".venv" / "bin" / "dvc"), *arguments], cwd=project,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**stage_environment(LIVE_OUTPUT), "DVC_NO_ANALYTICS": "1"})
+def default_signals():
+    """In the child: the signals' default actions, as in a terminal (a CI runner or nohup may ignore SIGHUP)."""
+    for each in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(each, signal.SIG_DFL)
+
+
+@pytest.fixture
+def started(project):
+    """Start `dvc <arguments>` in `project` (output to a log), in a session of its own; whatever of it still runs
+    after the test is killed, so that a failure does not leave a training behind for the next test."""
+    processes = []
+
+    def start(log, *arguments):
+        process = subprocess.Popen([str(project / ".venv" / "bin" / "dvc"), *arguments], cwd=project,
+                                   stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=default_signals,
+                                   env={**stage_environment(LIVE_OUTPUT), "DVC_NO_ANALYTICS": "1"})
+        processes.append(process)
+        return process
+    yield start
+    import psutil
+
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 LIVE_OUTPUT = {"PYTHONUNBUFFERED": "1"}  # each epoch's line reaches the log as it is printed
@@ -624,12 +648,12 @@ def assert_restored_by_the_next_repro(project):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_stopping_dvc_stops_the_training_and_the_next_repro_is_clean(project, tmp_path, signum):
+def test_stopping_dvc_stops_the_training_and_the_next_repro_is_clean(project, started, tmp_path, signum):
     """Only DVC gets the signal (as from a scheduler or `kill`): the stage, its child, stops within seconds, its
     temporaries removed; nothing is written into models/ afterwards."""
     set_params(project, LONG_TRAINING)
     log = tmp_path / "dvc.log"
-    process = start_dvc(project, log, "repro", "train@0")
+    process = started(log, "repro", "train@0")
     wait_for(training_started(log), "training to start")
     trainer = training_process(process)
     os.kill(process.pid, signum)
@@ -641,10 +665,10 @@ def test_stopping_dvc_stops_the_training_and_the_next_repro_is_clean(project, tm
     assert_restored_by_the_next_repro(project)
 
 
-def test_a_training_stopped_directly_reports_it_and_dvc_fails_the_stage(project, tmp_path):
+def test_a_training_stopped_directly_reports_it_and_dvc_fails_the_stage(project, started, tmp_path):
     set_params(project, LONG_TRAINING)
     log = tmp_path / "dvc.log"
-    process = start_dvc(project, log, "repro", "train@0")
+    process = started(log, "repro", "train@0")
     wait_for(training_started(log), "training to start")
     os.kill(training_process(process), signal.SIGTERM)
     assert process.wait(timeout=60) != 0
@@ -661,7 +685,8 @@ def test_a_stage_stopped_by_a_signal_exits_as_a_shell_reports_it(project, tmp_pa
     set_params(project, LONG_TRAINING)
     log = tmp_path / "stage.log"
     process = subprocess.Popen(["sh", "python.sh", "-m", "stages.train", "--member", "0"], cwd=project,
-                               stdout=open(log, "w"), stderr=subprocess.STDOUT, env=stage_environment(LIVE_OUTPUT))
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT, env=stage_environment(LIVE_OUTPUT),
+                               preexec_fn=default_signals)
     wait_for(training_started(log), "training to start")
     process.send_signal(signum)
     assert process.wait(timeout=60) == code
@@ -672,11 +697,11 @@ def test_a_stage_stopped_by_a_signal_exits_as_a_shell_reports_it(project, tmp_pa
     run(project, "git", "checkout", "--", "params.yaml")
 
 
-def test_a_second_experiment_started_meanwhile_cannot_change_the_first(project, tmp_path):
+def test_a_second_experiment_started_meanwhile_cannot_change_the_first(project, started, tmp_path):
     """The second `dvc exp run` writes its value into params.yaml and fails (DVC: the workspace is busy); the first
     then refuses to record a member trained with other values than dvc.lock would say, and says how to recover."""
     log = tmp_path / "first.log"
-    first = start_dvc(project, log, "exp", "run", "-S", "epochs=60", "-S", "train.early_stopping=false")
+    first = started(log, "exp", "run", "-S", "epochs=60", "-S", "train.early_stopping=false")
     wait_for(training_started(log), "the first experiment's training to start")
     second = dvc(project, "exp", "run", "-S", "epochs=3", check=False)
     assert "Unable to acquire lock" in second or "busy" in second, second[-2000:]

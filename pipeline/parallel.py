@@ -69,21 +69,26 @@ def train_side_by_side(members, shares):
     return seconds
 
 
+def check_threads(threads, jobs):
+    """The CPU shares of `jobs` processes with `threads` (train.threads) each; one line if they do not fit."""
+    if jobs < 1:
+        raise PipelineError(f"--jobs {jobs}: allowed: an integer >= 1")
+    cpus = os.sched_getaffinity(0)
+    if threads is None:
+        raise PipelineError(f"params.yaml: train.threads: null is not allowed with --jobs; allowed: the threads each "
+                            f"member trains with, e.g. {max(1, len(cpus) // jobs)} for {jobs} jobs on "
+                            f"{len(cpus)} CPUs (it changes the weights, so the run-cache must know it)")
+    return cpu_shares(jobs, threads, cpus)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", "-j", type=int, default=2, help="members trained at once (default 2)")
     arguments = parser.parse_args(argv)
-    if arguments.jobs < 1:
-        raise PipelineError(f"--jobs {arguments.jobs}: allowed: an integer >= 1")
     params = load_params()
     threads = params["train"]["threads"]
-    if threads is None:
-        cpus = len(os.sched_getaffinity(0))
-        raise PipelineError(f"params.yaml: train.threads: null is not allowed with --jobs; allowed: the threads each "
-                            f"member trains with, e.g. {max(1, cpus // arguments.jobs)} for {arguments.jobs} jobs on "
-                            f"{cpus} CPUs (it changes the weights, so the run-cache must know it)")
-    shares = cpu_shares(arguments.jobs, threads, os.sched_getaffinity(0))
+    shares = check_threads(threads, arguments.jobs)
     start = time.perf_counter()
     run(["repro", "prepare"])
     seconds = train_side_by_side(params["members"], shares)

@@ -4,14 +4,23 @@
     .venv/bin/python -m pipeline.recipes cpu-recipe-fashion                # dvc exp run -n cpu-recipe-fashion -S ...
     .venv/bin/python -m pipeline.recipes cpu-recipe-fashion -S epochs=2    # later -S values win
     .venv/bin/python -m pipeline.recipes cpu-recipe-mnist --queue          # any `dvc exp run` argument
+    .venv/bin/python -m pipeline.recipes fast --jobs 2                     # members side by side (pipeline.parallel)
 
 A recipe is the params.yaml values it changes; they are applied with -S, so dvc.lock and `dvc exp
 show` hold the values that trained. The recipe's values are checked against params.yaml's rules
 first: a bad recipe is one line and nothing runs.
+
+With --jobs N the members train N at a time (DVC's `exp run` runs one stage at a time): the values
+are written into params.yaml the way -S writes them (DVC's own code), `python -m pipeline.parallel
+--jobs N` runs the pipeline, and `dvc exp save -n NAME` records the result as the experiment NAME,
+as `dvc exp run -n NAME` would have. Only -S values may follow then. The recipe must pin
+`train.threads` (the thread count changes the weights); with it, the weights are those of the
+serial way.
 """
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -53,17 +62,65 @@ def command(name, recipe, extra=()):
     return ["exp", "run", "-n", name, *settings, *extra]
 
 
+def jobs_option(extra):
+    """(N or None, the other arguments) of `--jobs N` / `-j N` / `--jobs=N` among the arguments after the name."""
+    jobs, rest, words = None, [], list(extra)
+    while words:
+        word = words.pop(0)
+        if word in ("--jobs", "-j") or word.startswith("--jobs="):
+            value = word.split("=", 1)[1] if "=" in word else (words.pop(0) if words else "")
+            if not re.fullmatch(r"[1-9][0-9]*", value):
+                raise PipelineError(f"--jobs {value!r}: allowed: an integer >= 1 (members trained at once)")
+            jobs = int(value)
+        else:
+            rest.append(word)
+    return jobs, rest
+
+
+def settings_only(name, extra):
+    """{dotted key: value} of the -S/--set-param arguments in `extra`; anything else is refused (it has no meaning
+    to pipeline.parallel)."""
+    settings, words = {}, list(extra)
+    while words:
+        word = words.pop(0)
+        if word in ("-S", "--set-param") and words and "=" in words[0]:
+            key, value = words.pop(0).split("=", 1)
+            settings[key] = read_yaml(value)  # as DVC reads a -S value
+        else:
+            raise PipelineError(f"{name} --jobs: {word!r} is not allowed after --jobs; allowed: -S key=value "
+                                "(other `dvc exp run` options need the serial way, without --jobs)")
+    return settings
+
+
+def run_side_by_side(name, values, params, jobs):
+    """`values` (the recipe, then later -S values) written into params.yaml as -S writes them, the pipeline run
+    with the members `jobs` at a time, the result saved as the experiment `name`."""
+    from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` itself calls
+
+    from pipeline import parallel
+
+    parallel.check_threads(params["train"]["threads"], jobs)  # before params.yaml changes
+    settings = [setting(key, value) for key, value in values.items()]
+    print("params.yaml: " + " ".join(settings), flush=True)
+    apply_overrides("params.yaml", settings)
+    parallel.main(["--jobs", str(jobs)])
+    parallel.run(["exp", "save", "--name", name])
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     recipes = load()
     if not argv or argv[0] in ("-h", "--help", "--list"):
         print(__doc__.split("\n\n")[0] + "\n\nrecipes in " + RECIPES_FILE + ": " + ", ".join(recipes))
         return
-    name, extra = argv[0], argv[1:]
+    name, (jobs, extra) = argv[0], jobs_option(argv[1:])
     if name not in recipes:
         raise PipelineError(f"{RECIPES_FILE}: no recipe {name!r}; allowed: one of {', '.join(recipes)}")
     with open("params.yaml", encoding="utf-8") as handle:
         params = read_yaml(handle.read())
+    if jobs is not None:
+        values = {**recipes[name], **settings_only(name, extra)}
+        return run_side_by_side(name, values, validate(apply(params, values), f"{RECIPES_FILE}: {name}"), jobs)
     validate(apply(params, recipes[name]), f"{RECIPES_FILE}: {name}")
     arguments = command(name, recipes[name], extra)
     print("dvc " + " ".join(arguments), flush=True)

@@ -160,7 +160,7 @@ def test_the_recipes_run_through_their_command_as_named_experiments(repo):
     run(repo, "git", "reset", "--hard", "-q")
     python = str(repo / ".venv" / "bin" / "python")
     listed = run(repo, python, "-m", "pipeline.recipes", "--list")
-    assert "recipes in recipes.yaml: cpu-recipe-fashion, cpu-recipe-mnist, resnet-fashion" in listed
+    assert "recipes in recipes.yaml: cpu-recipe-fashion, cpu-recipe-mnist, resnet-fashion, fast, fast-mnist" in listed
     targets = {"cpu-recipe-fashion": [], "resnet-fashion": ["train@0", "train@1"], "cpu-recipe-mnist": ["check"]}
     for name, stages in targets.items():
         run(repo, "git", "checkout", "params.yaml")  # each from the default params
@@ -276,17 +276,25 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
 
 
 def test_members_trained_side_by_side_match_those_trained_one_by_one(tmp_path):
-    """`python -m pipeline.parallel --jobs 2` with train.threads 1: each member in its own process on its own CPU,
-    dvc.lock complete, status clean; retraining a member alone (1 thread, every CPU allowed) gives its numbers again."""
+    """`python -m pipeline.recipes NAME --jobs 2` with a recipe pinning train.threads to 1: each member in its own
+    process on its own CPU (pipeline.parallel), saved as the experiment NAME, dvc.lock complete, status clean;
+    retraining a member alone (1 thread, every CPU allowed) gives its numbers again."""
     repo = make_project(tmp_path / "parallel", limit=600, members=[0, 1], epochs=1)
-    params = (repo / "params.yaml").read_text().replace("  threads: null", "  threads: 1")
-    (repo / "params.yaml").write_text(params)
-    refused = run(repo, str(repo / ".venv" / "bin" / "python"), "-m", "pipeline.parallel", "--jobs", "3", check=False)
-    assert refused.strip().splitlines()[-1].startswith("error: --jobs 3: 3 x train.threads 1 = 3 CPUs, but this "
-                                                      "process may use") or len(os.sched_getaffinity(0)) >= 3
-    output = run(repo, str(repo / ".venv" / "bin" / "python"), "-m", "pipeline.parallel", "--jobs", "2")
+    with open(repo / "recipes.yaml", "a", encoding="utf-8") as handle:
+        handle.write("\nside-by-side:  # a test's recipe\n  train.threads: 1\n")
+    python, cpus = str(repo / ".venv" / "bin" / "python"), len(os.sched_getaffinity(0))
+    refused = run(repo, python, "-m", "pipeline.recipes", "side-by-side", "--jobs", str(cpus + 1), check=False)
+    assert refused.strip().splitlines()[-1] == (f"error: --jobs {cpus + 1}: {cpus + 1} x train.threads 1 = {cpus + 1} "
+                                                f"CPUs, but this process may use {cpus}; allowed: --jobs x "
+                                                f"train.threads <= {cpus}")
+    assert run(repo, "git", "status", "--porcelain", "params.yaml") == ""  # refused before params.yaml changed
+    output = run(repo, python, "-m", "pipeline.recipes", "side-by-side", "--jobs", "2", "-S", "epochs=2")
+    assert "params.yaml: train.threads=1 epochs=2" in output
     assert "parallel: 2 members, 2 at a time with 1 thread(s) each" in output
     assert "Data and pipelines are up to date." in dvc(repo, "status")
+    table = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv"))).set_index("Experiment")
+    assert (table.loc["side-by-side", "train.threads"], table.loc["side-by-side", "epochs"]) == (1, 2)
+    assert 0.1 < table.loc["side-by-side", "ensemble.test_accuracy"] <= 1
     for member in (0, 1):
         record = json.loads((repo / "models" / f"member_{member}" / "training.json").read_text())
         assert (record["intra_op_threads"], record["inter_op_threads"]) == (1, 1)

@@ -1,0 +1,92 @@
+"""Choose a fast recipe on validation data: train one member of a candidate, save its validation predictions.
+
+    python benchmarks/fast_search.py --member 0 --threads 1 --output /tmp/a0.npz -S epochs=15 -S arch=ensemble_cnn_bn
+    python benchmarks/fast_search.py --combine /tmp/a0.npz /tmp/a1.npz      # the ensemble's validation accuracy
+
+The candidate is the default params.yaml with the -S values (dotted keys, as recipes.yaml and `dvc exp run -S`),
+trained through the train stage's own train_member with split `fixed`: every member holds out the same
+validation images, so members' predictions combine into an ensemble's. Validation accuracy is printed with and
+without each test-time view (pipeline.inference.VIEWS); the test set is not read. Run two members side by side
+with `taskset -c 0` / `taskset -c 1` and `--threads 1` to time what `pipeline.parallel --jobs 2` would.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+
+from benchmarks.common import cpu_name, epoch_times, load_data  # noqa: E402
+from pipeline.params import load_params, read_yaml, validate  # noqa: E402
+from pipeline.recipes import apply  # noqa: E402
+
+
+def combine(paths):
+    """Print each member's and the mean ensemble's validation accuracy, per view set."""
+    files = [np.load(path) for path in paths]
+    labels = files[0]["labels"]
+    for key in [key for key in files[0].files if key.startswith("views_")]:
+        members = [file[key] for file in files]
+        each = [float((member.argmax(1) == labels).mean()) for member in members]
+        ensemble = float((np.mean(members, axis=0).argmax(1) == labels).mean())
+        print(f"{key[6:]:>14}: members {', '.join(f'{value:.4f}' for value in each)}; ensemble of {len(members)} "
+              f"{ensemble:.4f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--member", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="train.threads (default: params.yaml's)")
+    parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("-S", dest="settings", action="append", default=[], help="dotted.key=value (YAML value)")
+    parser.add_argument("--output", help="an .npz for the validation predictions (for --combine)")
+    parser.add_argument("--combine", nargs="+", help="the .npz files of members to combine; nothing trains")
+    arguments = parser.parse_args(argv)
+    if arguments.combine:
+        return combine(arguments.combine)
+
+    import keras
+    from pipeline import acceleration
+    from pipeline.inference import VIEWS, predict_member
+    from pipeline.training import TrainConfig, member_split, train_member
+
+    recipe = {key: read_yaml(value) for key, value in (setting.split("=", 1) for setting in arguments.settings)}
+    recipe.update({"split": "fixed", "train.validation_fraction": arguments.validation_fraction,
+                   "train.early_stopping": False, "train.keep_best": False})
+    if arguments.threads is not None:
+        recipe["train.threads"] = arguments.threads
+    params = apply(load_params(os.path.join(ROOT, "params.yaml")), recipe)
+    validate(params, "fast_search")
+    config = TrainConfig.from_params(params)
+    x, y, _, _ = load_data(params["dataset"], params["limit"])
+    num_classes = int(y.max()) + 1
+    setup = acceleration.detect(config.precision, config.accelerate, config.threads)
+    timer = epoch_times()
+    start = time.perf_counter()
+    model, history, _ = train_member(x, y, num_classes, config, arguments.member, setup, callbacks=[timer],
+                                     verbose=0)
+    seconds = time.perf_counter() - start
+    _, validation_index = member_split(len(x), config.seed, arguments.member, config.validation_fraction,
+                                       config.split)
+    x_validation, labels = x[validation_index], y[validation_index]
+    views = {"none": [], "flip": ["flip"], "shifts": ["left", "right", "up", "down"],
+             "flip_shifts": ["flip", "left", "right", "up", "down"]}
+    predictions = {f"views_{name}": predict_member(model, x_validation, listed) for name, listed in views.items()}
+    figures = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member, "recipe": recipe,
+               "backend": keras.backend.backend(), "precision": setup.precision, "train_seconds": round(seconds, 1),
+               "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
+               "validation_accuracy": {key[6:]: round(float((value.argmax(1) == labels).mean()), 4)
+                                       for key, value in predictions.items()},
+               "last_loss": round(float(history["loss"][-1]), 4)}
+    print(json.dumps(figures))
+    if arguments.output:
+        np.savez(arguments.output, labels=labels, **predictions)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ import yaml
 
 from conftest import ROOT
 from pipeline.errors import PipelineError
-from pipeline.params import load_params, validate
+from pipeline.params import load_params, read_yaml, validate
 
 
 @pytest.fixture
@@ -173,3 +173,35 @@ def test_every_activation_name_the_check_allows_is_one_keras_has():
 
     for name in LAYER_ACTIVATIONS:
         assert callable(keras.activations.get(name)), name
+
+
+def _lists(section, prefix=""):
+    """Dotted keys of the list values in `section` (architectures excluded: no one sets a layer list with -S)."""
+    for key, value in section.items():
+        if isinstance(value, dict) and key != "architectures":
+            yield from _lists(value, f"{prefix}{key}.")
+        elif isinstance(value, list) and key != "architectures":
+            yield f"{prefix}{key}"
+
+
+def test_every_list_survives_dvc_set_param_there_and_back(tmp_path):
+    """`dvc exp run -S key=[...]` then `-S key=[]` rewrites params.yaml with DVC's own code (ruamel, round trip): a
+    comment of several lines after a list once made the second write corrupt the file (`tta: []` then
+    `architectures: ensemble_cnn:` on one line). Each list key of the shipped params.yaml, there and back."""
+    from dvc.utils.hydra import apply_overrides  # what -S calls
+
+    shipped = (ROOT / "params.yaml").read_text(encoding="utf-8")
+    keys = sorted(_lists(read_yaml(shipped)))
+    assert {"members", "train.lr_schedule", "ensemble.tta"} <= set(keys)
+    for key in keys:
+        path = tmp_path / f"{key}.yaml"
+        path.write_text(shipped, encoding="utf-8")
+        for value in ("[1, 2]", "[]", "[3]"):
+            apply_overrides(str(path), [f"{key}={value}"])
+            expected = read_yaml(shipped)
+            *parents, name = key.split(".")
+            section = expected
+            for parent in parents:
+                section = section[parent]
+            section[name] = read_yaml(value)
+            assert read_yaml(path.read_text(encoding="utf-8")) == expected, (key, value)

@@ -160,7 +160,7 @@ def test_the_recipes_run_through_their_command_as_named_experiments(repo):
     run(repo, "git", "reset", "--hard", "-q")
     python = str(repo / ".venv" / "bin" / "python")
     listed = run(repo, python, "-m", "pipeline.recipes", "--list")
-    assert "recipes in recipes.yaml: cpu-recipe-fashion, cpu-recipe-mnist, resnet-fashion, fast, fast-mnist" in listed
+    assert "recipes in recipes.yaml: cpu-recipe-fashion, cpu-recipe-mnist, resnet-fashion, fast, fast-mnist, best-cpu" in listed
     targets = {"cpu-recipe-fashion": [], "resnet-fashion": ["train@0", "train@1"], "cpu-recipe-mnist": ["check"]}
     for name, stages in targets.items():
         run(repo, "git", "checkout", "params.yaml")  # each from the default params

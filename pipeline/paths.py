@@ -6,6 +6,7 @@ paths as deps and outs; tests/test_paths.py checks that it does.
 import os
 
 PARAMS_CHECKED = os.path.join("data", "params_checked.txt")  # check's output: fetch depends on it
+VERSIONS = os.path.join("data", "versions.json")  # check's output: every train stage depends on it (pipeline.versions)
 OWN_DATA_DIR = os.path.join("data", "own")  # `dataset` paths live here: fetch depends on this folder
 RAW_DIR = os.path.join("data", "raw")
 USER_RAW_DIR = os.path.join(RAW_DIR, "user")  # a user's file, converted by fetch

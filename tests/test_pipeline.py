@@ -1,5 +1,6 @@
 """End to end: the real `dvc` CLI in a temporary git repository, on a slice of real data."""
 import html
+import importlib.metadata
 import io
 import json
 import os
@@ -54,6 +55,22 @@ def test_first_run_writes_reports_and_metrics(repo):
                         "intra_op_threads": len(os.sched_getaffinity(0)), "inter_op_threads": len(os.sched_getaffinity(0))}
     assert {key: record[key] for key in training} == training
 
+
+
+def test_another_training_package_version_retrains_every_member(repo):
+    """check writes the installed TensorFlow, Keras and NumPy versions to data/versions.json and every train stage
+    depends on it: under another version (the file as that install would write it) every member is out of date,
+    and no other stage downstream of check but through the members."""
+    path = repo / "data" / "versions.json"
+    versions = json.loads(path.read_text())
+    assert versions["keras"] == f"keras {importlib.metadata.version('keras')}"
+    assert versions["numpy"] == f"numpy {importlib.metadata.version('numpy')}"
+    path.write_text(json.dumps({**versions, "numpy": "numpy 0.0.1"}))
+    status = json.loads(dvc(repo, "status", "--json"))
+    assert sorted(status) == ["check", "train@0", "train@1"]
+    assert status["train@0"] == [{"changed deps": {"data/versions.json": "modified"}}]
+    dvc(repo, "checkout", "--force", "data/versions.json")
+    assert json.loads(path.read_text()) == versions and "up to date" in dvc(repo, "status")
 
 REPORT_SECTIONS = ["Ensemble (mean of the members' softmax outputs)", "Members", "Per class (ensemble, test set)",
                    "Training", "Data", "Model: ensemble_cnn (member 0)", "Run"]

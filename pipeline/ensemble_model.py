@@ -8,9 +8,10 @@ computes what evaluate computed.
 import os
 
 import keras
+import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.inference import view
+from pipeline.inference import PREDICT_BATCH_SIZE, view
 from pipeline.metrics import ENSEMBLE_METHODS
 from pipeline.paths import ENSEMBLE_MODEL
 
@@ -63,6 +64,25 @@ def combine(members, method, input_shape=(28, 28, 1), tta=()):
     else:
         combined = keras.layers.Average(dtype="float32", name="mean")(outputs)
     return keras.Model(inputs, combined, name=f"ensemble_{method}_of_{len(members)}")
+
+
+TOLERANCE = 1e-5  # float32 sums of one graph against the members predicted one by one (measured: under 1e-6)
+
+
+def check_against_ensemble(model, x_test, method, predictions_path):
+    """The largest probability gap between `model` on `x_test` and the members' test probabilities in
+    `predictions_path` (evaluate's .npz, "test": members x images x classes) combined by `method`; a different
+    class for any image, or a larger gap than TOLERANCE, is a PipelineError."""
+    with np.load(predictions_path) as predictions:
+        expected = ENSEMBLE_METHODS[method].combine(predictions["test"]).astype(np.float32)
+    probabilities = model.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    gap = float(np.max(np.abs(probabilities - expected)))
+    same_class = np.array_equal(np.argmax(probabilities, axis=1), np.argmax(expected, axis=1))
+    if not same_class or gap > TOLERANCE:
+        raise PipelineError(f"{ENSEMBLE_MODEL}: does not reproduce the ensemble of {predictions_path} (largest "
+                            f"probability gap {gap:.2g}, same classes: {same_class}); allowed: a gap up to "
+                            f"{TOLERANCE:g}")
+    return gap
 
 
 def load_ensemble(path=ENSEMBLE_MODEL):

@@ -3,7 +3,8 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.ensemble_model import combine
+from pipeline.ensemble_model import check_against_ensemble, combine
+from pipeline.errors import PipelineError
 from pipeline.inference import VIEWS, predict_member, view
 
 IMAGES = np.random.default_rng(0).random((6, 28, 28, 1)).astype(np.float32)
@@ -39,3 +40,19 @@ def test_the_exported_model_averages_the_same_views_as_evaluate(tmp_path, tta):
     assert np.abs(got - expected).max() < 1e-6
     if tta:  # the views change what a member predicts
         assert np.abs(predict_member(members[0], IMAGES, tta) - predict_member(members[0], IMAGES)).max() > 1e-4
+
+
+@pytest.mark.parametrize("method", ["mean", "vote"])
+def test_export_checks_the_model_against_the_members_predictions(tmp_path, method):
+    """check_against_ensemble: the combined model reproduces the members' saved test probabilities combined by
+    `method` (as the ensemble stage combines them); a member's predictions that are not the model's are refused."""
+    members = [tiny_member(0), tiny_member(1)]
+    predictions = tmp_path / "members.npz"
+    test = np.stack([predict_member(member, IMAGES, ("flip",)) for member in members])
+    np.savez(predictions, test=test)
+    model = combine(members, method, tta=("flip",))
+    assert check_against_ensemble(model, IMAGES, method, predictions) < 1e-6
+    np.savez(predictions, test=test[::-1] * 0.5 + np.eye(3)[[0, 1, 2, 0, 1, 2]] * 0.5)
+    with pytest.raises(PipelineError, match=rf"export/ensemble.keras: does not reproduce the ensemble of {predictions} "
+                                            r"\(largest probability gap .*\); allowed: a gap up to 1e-05"):
+        check_against_ensemble(model, IMAGES, method, predictions)

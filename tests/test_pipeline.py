@@ -152,7 +152,8 @@ def test_exp_run_changes_only_what_its_params_reach(repo):
 
 def test_tta_reaches_every_prediction_and_retrains_nothing(repo):
     """ensemble.tta reruns what predicts (evaluate onwards), not the members; the exported model carries the views,
-    so export's own check (it reproduces test_predictions.csv) passes and predict gives the ensemble's classes."""
+    so export's own check (it reproduces the ensemble of the members' predictions) passes and predict gives the
+    ensemble's classes."""
     run(repo, "git", "reset", "--hard", "-q")
     before = json.loads((repo / "reports" / "metrics.json").read_text())["ensemble"]["test_loss"]
     output = dvc(repo, "exp", "run", "-S", "ensemble.tta=[flip, left]")

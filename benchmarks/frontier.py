@@ -10,7 +10,8 @@ recipes.yaml (`NAME:jobs=2` adds `--jobs 2`). Nothing comes from a run-cache: ea
 Then the recipe's other TTA setting (none, or the recipe's views when it has none: flip for Fashion-MNIST,
 the shifts for MNIST) is one more point: `dvc exp run -S ensemble.tta=...` reruns evaluate onwards, and its
 wall time is the first run's plus that rerun's. Each finished recipe is written to the JSON file at once, so an
-interrupted sitting keeps what it measured. It prints figures and asserts nothing.
+interrupted sitting keeps what it measured. `plot` also draws, hollow, the file's `earlier` list: points of other
+sittings, written in by hand, each naming the results folder it comes from. It prints figures and asserts nothing.
 """
 import argparse
 import json
@@ -105,26 +106,42 @@ def run(arguments):
                 json.dump(results, handle, indent=1)
 
 
+TARGETS = {"fashion_mnist": (0.9355, "study 000's ensemble"), "mnist": (0.9961, "study 001's ensemble")}
+
+
 def plot(arguments):
+    """The points of this sitting (filled; squares without TTA) and the file's `earlier` points (hollow: runs of
+    other sittings, each naming its results folder), one panel per dataset, the studies' accuracy as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib import pyplot, ticker
 
     with open(arguments.results, encoding="utf-8") as handle:
         results = json.load(handle)
     points = [found for found in results["points"] if "error" not in found]
-    datasets = sorted({found["dataset"] for found in points})
-    figure, axes = pyplot.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.2), squeeze=False)
+    earlier = results.get("earlier", [])
+    datasets = sorted({found["dataset"] for found in points + earlier})
+    figure, axes = pyplot.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
     for axis, dataset in zip(axes[0], datasets):
-        for found in [found for found in points if found["dataset"] == dataset]:
+        for found in [found for found in points + earlier if found["dataset"] == dataset]:
             views = "+".join(found["tta"]) if found["tta"] else "no TTA"
-            marker = "o" if found["tta"] else "s"
-            axis.scatter(found["wall_seconds"] / 60, 100 * found["ensemble_test_accuracy"], marker=marker)
-            axis.annotate(f"{found['recipe']} ({found['members']}), {views}",
-                          (found["wall_seconds"] / 60, 100 * found["ensemble_test_accuracy"]),
-                          textcoords="offset points", xytext=(5, 4), fontsize=7)
+            x, y = found["wall_seconds"] / 60, 100 * found["ensemble_test_accuracy"]
+            hollow = found in earlier
+            axis.scatter(x, y, marker="s" if not found["tta"] else "o", s=36,
+                         facecolors="none" if hollow else None, edgecolors="grey" if hollow else None)
+            label = f"{found['recipe']} ({found['members']}), {views}" + (", earlier sitting" if hollow else "")
+            axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        if dataset in TARGETS:
+            target, name = TARGETS[dataset]
+            axis.axhline(100 * target, linestyle="--", linewidth=0.8, color="grey")
+            axis.annotate(name, (0.01, 100 * target), xycoords=("axes fraction", "data"), fontsize=7,
+                          textcoords="offset points", xytext=(0, 3), color="grey")
         axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
+        axis.set_xticks([5, 10, 20, 30, 60, 100, 200])
+        axis.set_xlim(4, 400)  # room for the labels right of the points
         axis.set_xlabel("wall time, dvc exp run to report (minutes, log scale)")
         axis.set_ylabel("ensemble test accuracy (%)")
         axis.set_title(dataset)

@@ -37,6 +37,10 @@ def cpu_flags(path="/proc/cpuinfo"):
 
 def device_kind():
     """"gpu" (or "tpu") when Keras' backend sees one, else "cpu"."""
+    if keras.config.backend() == "torch":  # Keras' torch backend has no keras.distribution
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
     return keras.distribution.list_devices()[0].split(":")[0].lower()
 
 

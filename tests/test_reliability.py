@@ -101,6 +101,12 @@ def set_params(repo, change):
 DELETE = object()
 DEFAULT_TEXT = (ROOT / "params.yaml").read_text()
 
+
+def line_of(start):
+    """The 1-based line of the shipped params.yaml that starts with `start`."""
+    return next(number for number, line in enumerate(DEFAULT_TEXT.splitlines(), 1) if line.startswith(start))
+
+
 # (change to params.yaml, what the last line must start with): refused by the check stage, before any other.
 PARAM_CASES = [
     ({"epochs": 1.5}, "error: params.yaml: epochs: 1.5 is not allowed; allowed: an integer >= 1"),
@@ -175,9 +181,10 @@ PARAM_CASES = [
      "allowed: null or one of relu, sigmoid"),
     ({"members": list(range(0, 4000, 2)) + [0]}, "error: params.yaml: members: [0, 2, 4, 6, 8, 10, 12, 14, 16"),
     (DEFAULT_TEXT.replace("epochs: 25 ", "epochs: 25\nepochs: 30\n# "),
-     'error: params.yaml: not valid YAML at line 13: found duplicate key "epochs" with value "30"'),
+     f'error: params.yaml: not valid YAML at line {line_of("epochs: 25") + 1}: found duplicate key "epochs" with '
+     'value "30"'),
     (DEFAULT_TEXT.encode().replace(b"batch_size: 128", b"batch_size: \xff128"),
-     "error: params.yaml: byte 0xff at line 13 is not UTF-8; allowed: a UTF-8 text file"),
+     f"error: params.yaml: byte 0xff at line {line_of('batch_size: 128')} is not UTF-8; allowed: a UTF-8 text file"),
     ({"train": 5}, "error: params.yaml: train: 5 is not a mapping; allowed keys: optimizer"),
     ("epochs: [1,\n", "error: params.yaml: not valid YAML at line 2"),
     ("", "error: params.yaml: (top level): None is not a mapping; allowed keys: dataset"),

@@ -10,7 +10,6 @@ without each test-time view (pipeline.inference.VIEWS); the test set is not read
 with `taskset -c 0` / `taskset -c 1` and `--threads 1` to time what `pipeline.parallel --jobs 2` would.
 """
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -52,7 +51,7 @@ def main(argv=None):
 
     import keras
     from pipeline import acceleration
-    from pipeline.inference import VIEWS, predict_member
+    from pipeline.inference import SHIFTS, VIEWS, predict_member
     from pipeline.training import TrainConfig, member_split, train_member
 
     recipe = {key: read_yaml(value) for key, value in (setting.split("=", 1) for setting in arguments.settings)}
@@ -74,8 +73,7 @@ def main(argv=None):
     _, validation_index = member_split(len(x), config.seed, arguments.member, config.validation_fraction,
                                        config.split)
     x_validation, labels = x[validation_index], y[validation_index]
-    views = {"none": [], "flip": ["flip"], "shifts": ["left", "right", "up", "down"],
-             "flip_shifts": ["flip", "left", "right", "up", "down"]}
+    views = {"none": [], "flip": ["flip"], "shifts": list(SHIFTS), "flip_shifts": list(VIEWS)}
     predictions = {f"views_{name}": predict_member(model, x_validation, listed) for name, listed in views.items()}
     figures = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member, "recipe": recipe,
                "backend": keras.backend.backend(), "precision": setup.precision, "train_seconds": round(seconds, 1),

@@ -25,8 +25,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.common import cpu_name  # noqa: E402
-
-SHIFTS = ["left", "right", "up", "down"]
+from pipeline.files import read_json  # noqa: E402
+from pipeline.inference import SHIFTS  # noqa: E402  (NumPy only: no Keras start-up here)
+from pipeline.params import load_params  # noqa: E402
+from pipeline.paths import METRICS  # noqa: E402
 
 
 def timed(command, cwd, log):
@@ -41,20 +43,8 @@ def timed(command, cwd, log):
     return code, time.perf_counter() - start
 
 
-def read_metrics(clone):
-    with open(os.path.join(clone, "reports", "metrics.json"), encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def read_params(clone):
-    from pipeline.params import read_yaml
-
-    with open(os.path.join(clone, "params.yaml"), encoding="utf-8") as handle:
-        return read_yaml(handle.read())
-
-
 def point(recipe, tta, seconds, clone):
-    metrics, params = read_metrics(clone), read_params(clone)
+    metrics, params = read_json(os.path.join(clone, METRICS)), load_params(os.path.join(clone, "params.yaml"))
     return {"recipe": recipe, "dataset": params["dataset"], "members": len(params["members"]), "tta": tta,
             "wall_seconds": round(seconds, 1), "ensemble_test_accuracy": metrics["ensemble"]["test_accuracy"],
             "mean_member_test_accuracy": metrics["members"]["mean_test_accuracy"]}
@@ -78,10 +68,10 @@ def measure(entry, folder, log, settings=()):
     code, seconds = timed(command, clone, log)
     if code:
         return [{"recipe": entry, "error": f"exit {code} after {seconds:.0f} s; see {log}"}]
-    params = read_params(clone)
+    params = load_params(os.path.join(clone, "params.yaml"))
     tta = params["ensemble"]["tta"]
     points = [point(entry, tta, seconds, clone)]
-    other = [] if tta else (["flip"] if params["train"]["augment"]["flip"] else SHIFTS)
+    other = [] if tta else (["flip"] if params["train"]["augment"]["flip"] else list(SHIFTS))
     code, rerun = timed([dvc, "exp", "run", "-S", f"ensemble.tta={json.dumps(other)}"], clone, log)
     if not code:
         points.append(point(entry, other, seconds + rerun, clone))

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from pipeline import recipes
 from pipeline.errors import PipelineError
 from pipeline.params import load_params, read_yaml, validate
 
@@ -198,10 +199,5 @@ def test_every_list_survives_dvc_set_param_there_and_back(tmp_path):
         path.write_text(shipped, encoding="utf-8")
         for value in ("[1, 2]", "[]", "[3]"):
             apply_overrides(str(path), [f"{key}={value}"])
-            expected = read_yaml(shipped)
-            *parents, name = key.split(".")
-            section = expected
-            for parent in parents:
-                section = section[parent]
-            section[name] = read_yaml(value)
+            expected = recipes.apply(read_yaml(shipped), {key: read_yaml(value)})  # as -S sets a dotted key
             assert read_yaml(path.read_text(encoding="utf-8")) == expected, (key, value)

@@ -31,7 +31,7 @@ def main():
         parser.error("--epochs must be at least 2: the first epoch compiles and is not timed")
 
     import numpy as np
-    from pipeline import acceleration
+    from pipeline.acceleration import detect
     from pipeline.augment import augment
     from pipeline import recipes
     from pipeline.params import load_params
@@ -52,9 +52,9 @@ def main():
         seconds.append(time.perf_counter() - start)
     alone = min(seconds)
 
-    setup = acceleration.detect(base.precision, base.accelerate)
+    acceleration = detect(base.precision, base.accelerate)
     model_name = cpu_name()
-    print(f"CPU: {model_name}, {os.cpu_count()} cores; {setup}")
+    print(f"CPU: {model_name}, {os.cpu_count()} cores; {acceleration}")
     print(f"{len(x)} images of fashion_mnist, {arguments.epochs} epochs a way\n")
     print(f"augment() alone, shift {shift} + flip {flip}: {alone:.2f} s per epoch (best of 5)")
     fastest = {}
@@ -62,7 +62,7 @@ def main():
     for name, augmentation in (("without augmentation", {"shift": 0, "flip": False}), (augmented, base.augment)):
         config = dataclasses.replace(base, augment=augmentation)
         timer = epoch_times()
-        train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
+        train_member(x, y, 10, config, 0, acceleration, callbacks=[timer], verbose=0)
         fastest[name] = min(timer.seconds[1:])
         print(f"{name:22} epochs {' '.join(f'{value:.1f}' for value in timer.seconds)} s; fastest after the "
               f"first {fastest[name]:.1f} s", flush=True)

@@ -50,7 +50,7 @@ def main(argv=None):
         return combine(arguments.combine)
 
     import keras
-    from pipeline import acceleration
+    from pipeline.acceleration import detect
     from pipeline.inference import SHIFTS, VIEWS, predict_member
     from pipeline.training import TrainConfig, member_split, train_member
 
@@ -64,10 +64,10 @@ def main(argv=None):
     config = TrainConfig.from_params(params)
     x, y, _, _ = load_data(params["dataset"], params["limit"])
     num_classes = int(y.max()) + 1
-    setup = acceleration.detect(config.precision, config.accelerate, config.threads)
+    acceleration = detect(config.precision, config.accelerate, config.threads)
     timer = epoch_times()
     start = time.perf_counter()
-    model, history, _ = train_member(x, y, num_classes, config, arguments.member, setup, callbacks=[timer],
+    model, history, _ = train_member(x, y, num_classes, config, arguments.member, acceleration, callbacks=[timer],
                                      verbose=0)
     seconds = time.perf_counter() - start
     _, validation_index = member_split(len(x), config.seed, arguments.member, config.validation_fraction,
@@ -76,7 +76,7 @@ def main(argv=None):
     views = {"none": [], "flip": ["flip"], "shifts": list(SHIFTS), "flip_shifts": list(VIEWS)}
     predictions = {f"views_{name}": predict_member(model, x_validation, listed) for name, listed in views.items()}
     figures = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member, "recipe": recipe,
-               "backend": keras.backend.backend(), "precision": setup.precision, "train_seconds": round(seconds, 1),
+               "backend": keras.backend.backend(), "precision": acceleration.precision, "train_seconds": round(seconds, 1),
                "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
                "validation_accuracy": {key[6:]: round(float((value.argmax(1) == labels).mean()), 4)
                                        for key, value in predictions.items()},

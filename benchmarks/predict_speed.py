@@ -18,9 +18,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from pipeline.startup import import_quietly  # noqa: E402
-
-import_quietly("keras")
+import pipeline.quiet_keras  # noqa: E402,F401  (first: Keras without TensorFlow's start-up log)
 
 import numpy as np  # noqa: E402
 

@@ -63,16 +63,16 @@ def configs(epochs):
 
 def train_one(way, epochs, limit):
     """Train member 0 the `way` way in this process; print {"precision", "seconds" per epoch} as JSON."""
-    from pipeline import acceleration
+    from pipeline.acceleration import detect
     from pipeline.training import train_member
     from benchmarks.common import epoch_times, load_data
 
     x, y, _, _ = load_data("fashion_mnist", limit)
     config = configs(epochs)[way]
-    setup = acceleration.detect(config.precision, config.accelerate)
+    acceleration = detect(config.precision, config.accelerate)
     timer = epoch_times()
-    train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
-    print(json.dumps({"precision": setup.precision, "seconds": timer.seconds}))
+    train_member(x, y, 10, config, 0, acceleration, callbacks=[timer], verbose=0)
+    print(json.dumps({"precision": acceleration.precision, "seconds": timer.seconds}))
 
 
 def main():

@@ -27,23 +27,21 @@ from benchmarks.common import cpu_name  # noqa: E402
 
 def train(member, threads, limit, epochs):
     """Train `member` in this process; print {digest, first_loss, seconds, threads} as JSON."""
-    from pipeline.startup import import_quietly
-
-    import_quietly("keras")
+    import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
     from benchmarks.common import load_data
-    from pipeline import acceleration
+    from pipeline.acceleration import detect, thread_counts
     from pipeline.params import load_params
     from pipeline.training import TrainConfig, train_member
 
     config = dataclasses.replace(TrainConfig.from_params(load_params(os.path.join(ROOT, "params.yaml"))),
                                  epochs=epochs, threads=threads)
-    setup = acceleration.detect(config.precision, config.accelerate, config.threads)
+    acceleration = detect(config.precision, config.accelerate, config.threads)
     x, y, _, _ = load_data("fashion_mnist", limit)
     start = time.perf_counter()
-    model, history, _ = train_member(x, y, 10, config, member, setup, verbose=0)
+    model, history, _ = train_member(x, y, 10, config, member, acceleration, verbose=0)
     digest = hashlib.sha256(b"".join(weights.tobytes() for weights in model.get_weights())).hexdigest()[:16]
     print(json.dumps({"digest": digest, "first_loss": history["loss"][0], "seconds": time.perf_counter() - start,
-                      **acceleration.thread_counts()}))
+                      **thread_counts()}))
 
 
 def child(member, threads, cpus, arguments):

@@ -1,4 +1,4 @@
-"""Train one architecture of params.yaml on all training images, outside DVC, on any Keras backend.
+"""Train one architecture of architectures.yaml on all training images, outside DVC, on any Keras backend.
 
     python benchmarks/train_outside_dvc.py --arch lenet_like --optimizer adadelta --epochs 20
     KERAS_BACKEND=jax python benchmarks/train_outside_dvc.py --arch deep_custom \
@@ -27,7 +27,7 @@ from pipeline.datasets import DATASETS  # noqa: E402
 from pipeline.files import write_json  # noqa: E402
 from pipeline.model import count_params  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
-from pipeline import acceleration  # noqa: E402
+from pipeline.acceleration import detect  # noqa: E402
 from pipeline.training import TrainConfig, train_member  # noqa: E402
 from benchmarks.common import epoch_times, load_data  # noqa: E402
 
@@ -41,7 +41,7 @@ def device_name():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", required=True, help="a key of `architectures` in params.yaml")
+    parser.add_argument("--arch", required=True, help="an entry of architectures.yaml")
     parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
     parser.add_argument("--source-dir", help="folder with the dataset's four files (default: its variable, Debian, mirrors)")
     parser.add_argument("--epochs", type=int, default=20)
@@ -56,7 +56,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     params = load_params(os.path.join(ROOT, "params.yaml"))
     if args.arch not in params["architectures"]:
-        raise ValueError(f"--arch {args.arch!r} is not in params.yaml architectures: "
+        raise ValueError(f"--arch {args.arch!r} is not in architectures.yaml: "
                          f"{', '.join(params['architectures'])}")
 
     x_train, y_train, x_test, y_test = load_data(args.dataset, args.limit, args.source_dir, test_limit=args.limit)
@@ -69,14 +69,14 @@ def main(argv=None):
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
         split="none", early_stopping=False, keep_best=False, normalize="scale", activation=None, dropout=None,
         max_params=None, lr_schedule=[], precision=args.precision, accelerate=args.accelerate)
-    setup = acceleration.detect(config.precision, config.accelerate)
-    model, history, _ = train_member(x_train, y_train, num_classes, config, 0, setup, callbacks=[timer],
+    acceleration = detect(config.precision, config.accelerate)
+    model, history, _ = train_member(x_train, y_train, num_classes, config, 0, acceleration, callbacks=[timer],
                                      verbose=2)
     train_seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
     figures = {
         "arch": args.arch, "dataset": args.dataset, "parameters": count_params(model),
-        "backend": keras.backend.backend(), "device": device_name(), **dataclasses.asdict(setup),
+        "backend": keras.backend.backend(), "device": device_name(), **dataclasses.asdict(acceleration),
         "optimizer": args.optimizer, "epochs": args.epochs, "batch_size": args.batch_size,
         "train_images": len(x_train), "test_images": len(x_test),
         "train_seconds": round(train_seconds, 1), "epoch_seconds": timer.seconds,

@@ -57,7 +57,7 @@ def notebook(config, x, y, timer):
     return model
 
 
-def variant(config, setup, x, y, timer, jit_compile):
+def variant(config, acceleration, x, y, timer, jit_compile):
     """The stage's model and settings, with XLA forced on (`jit_compile`) or fed from tf.data (otherwise)."""
     import keras
     import tensorflow as tf
@@ -68,26 +68,26 @@ def variant(config, setup, x, y, timer, jit_compile):
         keras.utils.set_random_seed(member_seed(config.seed, 0))
     else:
         make_deterministic(member_seed(config.seed, 0))
-    keras.mixed_precision.set_global_policy(setup.precision)
+    keras.mixed_precision.set_global_policy(acceleration.precision)
     train, validation = member_split(len(x), config.seed, 0, config.validation_fraction)
     model = compile_model(build_model(config.architecture, x.shape[1:], 10, name=config.arch), config.optimizer,
-                          config.learning_rate, setup.steps_per_execution, jit_compile=jit_compile or "auto")
+                          config.learning_rate, acceleration.steps_per_execution, jit_compile=jit_compile or "auto")
     if jit_compile:
         model.fit(x[train], y[train], validation_data=(x[validation], y[validation]), batch_size=config.batch_size,
-                  validation_batch_size=setup.validation_batch_size, epochs=config.epochs, callbacks=[timer],
+                  validation_batch_size=acceleration.validation_batch_size, epochs=config.epochs, callbacks=[timer],
                   verbose=0)
         return model
     train_data = (tf.data.Dataset.from_tensor_slices((x[train], y[train])).shuffle(len(train), seed=config.seed)
                   .batch(config.batch_size).prefetch(tf.data.AUTOTUNE))
     validation_data = (tf.data.Dataset.from_tensor_slices((x[validation], y[validation]))
-                       .batch(setup.validation_batch_size).prefetch(tf.data.AUTOTUNE))
+                       .batch(acceleration.validation_batch_size).prefetch(tf.data.AUTOTUNE))
     model.fit(train_data, validation_data=validation_data, epochs=config.epochs, callbacks=[timer], verbose=0)
     return model
 
 
 def worker(way, epochs, limit, dataset):
     """One way in this process; prints one JSON line."""
-    from pipeline import acceleration
+    from pipeline.acceleration import detect
     from pipeline.metrics import accuracy
     from pipeline.params import load_params
     from pipeline.training import TrainConfig, train_member
@@ -99,28 +99,28 @@ def worker(way, epochs, limit, dataset):
     config = dataclasses.replace(TrainConfig.from_params(params), epochs=epochs, early_stopping=False,
                                  keep_best=False)  # every epoch runs, as in the notebook's fixed count
     x, y, x_test, y_test = load_data(dataset, limit)
-    stage = acceleration.detect(config.precision, "auto")
-    off = acceleration.detect(config.precision, "off")
+    stage = detect(config.precision, "auto")
+    off = detect(config.precision, "off")
     setups = {"stage": stage, "stage, accelerate off": off,
               "off + steps_per_execution": dataclasses.replace(off, steps_per_execution=stage.steps_per_execution),
               "off + validation_batch_size": dataclasses.replace(off,
                                                                  validation_batch_size=stage.validation_batch_size),
-              "stage in float32": acceleration.detect("float32", "auto"),
+              "stage in float32": detect("float32", "auto"),
               "stage + 1 inter-op thread": stage}
 
     timer = epoch_times()
     if way == "notebook":
-        model, setup = notebook(config, x, y, timer), None
+        model, acceleration = notebook(config, x, y, timer), None
     elif way in ("stage + XLA jit_compile", "stage + tf.data"):
-        model, setup = variant(config, stage, x, y, timer, jit_compile=way == "stage + XLA jit_compile"), stage
+        model, acceleration = variant(config, stage, x, y, timer, jit_compile=way == "stage + XLA jit_compile"), stage
     else:
-        setup = setups[way]
-        model, _, _ = train_member(x, y, 10, config, 0, setup, callbacks=[timer], verbose=0)
+        acceleration = setups[way]
+        model, _, _ = train_member(x, y, 10, config, 0, acceleration, callbacks=[timer], verbose=0)
     seen = len(x)  # training and validation images, each seen once per epoch
     print("RESULT " + json.dumps({
         "way": way, "epoch_seconds": timer.seconds, "images_per_second": seen / min(timer.seconds[1:]),
         "test_accuracy": accuracy(model.predict(x_test, batch_size=1024, verbose=0), y_test),
-        "setup": dataclasses.asdict(setup) if setup else None, "jit_compile": bool(model.jit_compile)}))
+        "acceleration": dataclasses.asdict(acceleration) if acceleration else None, "jit_compile": bool(model.jit_compile)}))
 
 
 def measure(way, arguments):
@@ -165,7 +165,7 @@ def main():
         print(f"{way:30} {speed:9.0f} {speed / notebook_speed:11.2f}x {result['test_accuracy']:9.4f}  [{seconds}] "
               f"{description}", flush=True)
         if way == "stage":
-            print(f"{'':30} chosen: {result['setup']}, jit_compile {result['jit_compile']}", flush=True)
+            print(f"{'':30} chosen: {result['acceleration']}, jit_compile {result['jit_compile']}", flush=True)
 
 
 if __name__ == "__main__":

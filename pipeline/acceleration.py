@@ -92,6 +92,21 @@ def use_threads(threads):
 
 
 THREAD_KEYS = ("intra_op_threads", "inter_op_threads")  # recorded per member beside the Acceleration
+# How a member trained, as its record (models/member_<i>/training.json) holds it: the Acceleration, Keras' jit
+# choice and the thread pools
+TRAINING_KEYS = (*(field.name for field in dataclasses.fields(Acceleration)), "jit_compile", *THREAD_KEYS)
+
+
+def summarise_training(records):
+    """How the members trained: each of TRAINING_KEYS's values, or per member where they differ.
+
+    `records` maps each member to its training record (models/member_<i>/training.json)."""
+    summary = {}
+    for key in TRAINING_KEYS:
+        values = [record[key] for record in records.values()]
+        summary[key] = (values[0] if all(value == values[0] for value in values)
+                        else ", ".join(f"{member}: {record[key]}" for member, record in records.items()))
+    return summary
 
 
 def thread_counts():

@@ -12,21 +12,18 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.inference import PREDICT_BATCH_SIZE, view
-from pipeline.metrics import ENSEMBLE_METHODS
+from pipeline.metrics import ENSEMBLE_METHODS, vote_probabilities
 from pipeline.paths import ENSEMBLE_MODEL
 
 
 
 @keras.saving.register_keras_serializable(package="cnn_ensembles")
 class MajorityVote(keras.layers.Layer):
-    """pipeline.metrics.vote_probabilities as a layer: one vote per member for its predicted class, plus half
-    a vote split by the members' mean probabilities (it only breaks ties), divided so rows sum to 1."""
+    """pipeline.metrics.vote_probabilities as a layer, the same formula in keras.ops: one vote per member for its
+    predicted class, plus a tie-break split by the members' mean probabilities, divided so rows sum to 1."""
 
     def call(self, member_probabilities):
-        stacked = keras.ops.stack(member_probabilities, axis=0)  # (members, N, classes)
-        num_members, num_classes = len(member_probabilities), stacked.shape[-1]
-        votes = keras.ops.sum(keras.ops.one_hot(keras.ops.argmax(stacked, axis=-1), num_classes), axis=0)
-        return (votes + 0.5 * keras.ops.mean(stacked, axis=0)) / (num_members + 0.5)
+        return vote_probabilities(keras.ops.stack(member_probabilities, axis=0), keras.ops)  # (members, N, classes)
 
 
 @keras.saving.register_keras_serializable(package="cnn_ensembles")

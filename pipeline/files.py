@@ -146,8 +146,13 @@ def write_text(path, text):
             handle.write(text)
 
 
+def json_text(data):
+    """`data` as write_json writes it."""
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
 def write_json(path, data):
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    write_text(path, json_text(data))
 
 
 def read_json(path):

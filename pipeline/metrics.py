@@ -21,17 +21,26 @@ def average_probabilities(member_probabilities):
     return np.mean(np.asarray(member_probabilities, dtype=np.float64), axis=0)
 
 
-def vote_probabilities(member_probabilities):
+TIE_BREAK = 0.5  # of one vote, split by the members' mean probabilities: less than a vote, so it only breaks ties
+
+
+def vote_probabilities(member_probabilities, ops=None):
     """Majority vote as a distribution: each member's predicted class gets one vote.
 
-    Half of one extra vote is split by the members' mean probabilities. It is less than a
+    TIE_BREAK of one extra vote is split by the members' mean probabilities. It is less than a
     whole vote, so it only decides ties (for the class the members trust more), and each
-    row still sums to 1, so accuracy and loss are computed as for `mean`.
+    row still sums to 1, so accuracy and loss are computed as for `mean`. `ops`: None for NumPy
+    (in float64), or keras.ops for the exported model's layer (pipeline.ensemble_model.MajorityVote),
+    so that the formula is written once.
     """
-    member_probabilities = np.asarray(member_probabilities, dtype=np.float64)
-    num_members, _, num_classes = member_probabilities.shape
-    votes = np.eye(num_classes)[np.argmax(member_probabilities, axis=-1)].sum(axis=0)
-    return (votes + 0.5 * member_probabilities.mean(axis=0)) / (num_members + 0.5)
+    if ops is None:
+        ops, member_probabilities = np, np.asarray(member_probabilities, dtype=np.float64)
+        one_hot = lambda classes, count: np.eye(count)[classes]  # noqa: E731  (NumPy has no one_hot)
+    else:
+        one_hot = ops.one_hot
+    num_members, num_classes = member_probabilities.shape[0], member_probabilities.shape[-1]
+    votes = ops.sum(one_hot(ops.argmax(member_probabilities, axis=-1), num_classes), axis=0)
+    return (votes + TIE_BREAK * ops.mean(member_probabilities, axis=0)) / (num_members + TIE_BREAK)
 
 
 class EnsembleMethod(NamedTuple):

@@ -11,6 +11,7 @@ import keras
 
 from pipeline.errors import PipelineError
 from pipeline.options import OPTIMIZERS
+from pipeline.paths import ARCHITECTURES
 
 OUTPUT_ARGUMENTS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer")
 RESNET_ARGUMENTS = {"depth": None, "num_filters": 16, "activation": "relu",
@@ -207,7 +208,7 @@ def build_model(architecture, input_shape, num_classes, *, name="model", activat
         x = normalization(x)
     try:
         for index, spec in enumerate(architecture):
-            where = f"architectures.{name}[{index}]"
+            where = f"{ARCHITECTURES}: {name}[{index}]"
             (layer_type, arguments), = spec.items()
             arguments = override(arguments, layer_type, activation, dropout)
             if layer_type == "Output":
@@ -224,11 +225,11 @@ def build_model(architecture, input_shape, num_classes, *, name="model", activat
         outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", **output_arguments)(x)
     except ValueError as error:
         reason = str(error).splitlines()[0]
-        raise PipelineError(f"architectures.{name}: does not fit input {input_shape}: {reason}") from None
+        raise PipelineError(f"{ARCHITECTURES}: {name}: does not fit input {input_shape}: {reason}") from None
     model = keras.Model(inputs, outputs, name=name)
     count = count_params(model)
     if max_params is not None and count > max_params:
-        raise PipelineError(f"architectures.{name}: {count:,} parameters exceed max_params {max_params:,}")
+        raise PipelineError(f"{ARCHITECTURES}: {name}: {count:,} parameters exceed max_params {max_params:,}")
     return model
 
 

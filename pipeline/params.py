@@ -1,4 +1,4 @@
-"""Read params.yaml and check every value before any stage does work.
+"""Read params.yaml (with architectures.yaml) and check every value before any stage does work.
 
 Each rule names what is allowed; a bad value becomes one line naming the file,
 the key, the value and that rule. Unknown keys are errors too (a misspelt key
@@ -14,7 +14,7 @@ from pipeline.errors import PipelineError
 from pipeline.metrics import ENSEMBLE_METHODS
 from pipeline.inference import VIEWS
 from pipeline.options import ACCELERATE, NORMALIZE, OPTIMIZERS, PRECISIONS, SPLITS
-from pipeline.paths import OWN_DATA_DIR
+from pipeline.paths import ARCHITECTURES, OWN_DATA_DIR
 
 USER_FORMATS = (".npz", ".csv", ".npy", ".pkl")  # see pipeline.user_data
 
@@ -111,7 +111,7 @@ SCHEMA = {
     "members": (member_list, "a non-empty list of distinct integers >= 0, e.g. [0, 1, 2]"),
     "epochs": (positive_int, "an integer >= 1"),
     "batch_size": (positive_int, "an integer >= 1"),
-    "arch": (lambda v: isinstance(v, str) and v != "", "the name of an entry under architectures"),
+    "arch": (lambda v: isinstance(v, str) and v != "", f"the name of an entry of {ARCHITECTURES}"),
     "activation": (lambda v: v is None or v in ACTIVATIONS, "null (each architecture's own) or one of "
                    + ", ".join(ACTIVATIONS)),
     "dropout": (lambda v: v is None or (_is_number(v) and 0 <= v < 1),
@@ -143,7 +143,6 @@ SCHEMA = {
         "tta": (lambda v: isinstance(v, list) and all(name in VIEWS for name in v) and len(set(v)) == len(v),
                 "a list of distinct views from " + ", ".join(VIEWS) + "; [] for none"),
     },
-    "architectures": (lambda v: isinstance(v, dict) and len(v) > 0, "a mapping of names to architectures"),
     "report": {
         "dpi": (lambda v: positive_int(v) and v <= 600, "an integer from 1 to 600"),
         "samples_per_class": (lambda v: positive_int(v) and v <= 50, "an integer from 1 to 50"),
@@ -177,14 +176,20 @@ def _check_section(values, schema, path, prefix=""):
             _fail(path, name, f"{shown(values[key])} is not allowed; allowed: {allowed}")
 
 
-def validate(params, path="params.yaml"):
-    """Raise PipelineError naming the first bad key of `params`; return `params`."""
-    _check_section(params, SCHEMA, path)
-    for name, layers in params["architectures"].items():
-        _check_architecture(name, layers, path)
-    if params["arch"] not in params["architectures"]:
-        _fail(path, "arch", f"{params['arch']!r} is not allowed; allowed: one of "
-                            + ", ".join(params["architectures"]))
+def validate(params, path="params.yaml", architectures_path=ARCHITECTURES):
+    """Raise PipelineError naming the first bad key of `params`; return `params`.
+
+    `params` holds params.yaml's values and, under "architectures", architectures.yaml's (load_params)."""
+    _check_section({key: value for key, value in params.items() if key != "architectures"}
+                   if isinstance(params, dict) else params, SCHEMA, path)
+    architectures = params.get("architectures")
+    if not (isinstance(architectures, dict) and architectures):
+        _fail(architectures_path, "(top level)", f"{shown(architectures)} is not allowed; allowed: a mapping of "
+                                                 "names to architectures")
+    for name, layers in architectures.items():
+        _check_architecture(name, layers, architectures_path)
+    if params["arch"] not in architectures:
+        _fail(path, "arch", f"{params['arch']!r} is not allowed; allowed: one of " + ", ".join(architectures))
     if params["split"] == "none":  # both watch the validation set, which split none does not have
         for key in ("early_stopping", "keep_best"):
             if params["train"][key]:
@@ -203,7 +208,7 @@ def validate(params, path="params.yaml"):
 
 def _check_architecture(name, layers, path):
     """Each architecture is checked on its own, so an error names it and shows only its value."""
-    key = f"architectures.{name}"
+    key = str(name)
     if not architecture(layers):
         _fail(path, key, f"{shown(layers)} is not allowed; allowed: a non-empty list of {{LayerType: {{argument: "
                          "value}}, e.g. [{Conv2D: {filters: 16, kernel_size: 3}}, {Flatten: {}}]")
@@ -246,11 +251,11 @@ def read_yaml(text):
     return YAML(typ="safe").load(text)
 
 
-def load_params(path="params.yaml"):
-    """The validated contents of `path`."""
+def read_file(path):
+    """The YAML in `path`, parsed as DVC parses it; one PipelineError naming the file if it cannot be."""
     try:
         with open(path, encoding="utf-8") as handle:
-            params = read_yaml(handle.read())
+            return read_yaml(handle.read())
     except FileNotFoundError:
         raise PipelineError(f"{path}: file not found") from None
     except UnicodeDecodeError as error:
@@ -262,4 +267,14 @@ def load_params(path="params.yaml"):
         line = f" at line {where.line + 1}" if where else ""
         problem = str(getattr(error, "problem", None) or error).splitlines()[0]
         raise PipelineError(f"{path}: not valid YAML{line}: {problem[:200]}") from None
-    return validate(params, path)
+
+
+def load_params(path="params.yaml"):
+    """The validated contents of `path`, with those of architectures.yaml beside it under "architectures"."""
+    params = read_file(path)
+    if isinstance(params, dict) and "architectures" in params:
+        _fail(path, "architectures", f"unknown key; the architectures live in {ARCHITECTURES}")
+    architectures_path = os.path.join(os.path.dirname(path), ARCHITECTURES)
+    if isinstance(params, dict):
+        params["architectures"] = read_file(architectures_path)
+    return validate(params, path, architectures_path)

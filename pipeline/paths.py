@@ -5,21 +5,21 @@ paths as deps and outs; tests/test_paths.py checks that it does.
 """
 import os
 
-PARAMS_CHECKED = os.path.join("data", "params_checked.txt")  # check's output: fetch depends on it
-VERSIONS = os.path.join("data", "versions.json")  # check's output: every train stage depends on it (pipeline.versions)
+ARCHITECTURES = "architectures.yaml"  # beside params.yaml: the layer lists `arch` chooses from (check reads it)
+KEYS_DIR = os.path.join("data", "keys")  # check's output: each stage depends on its key file in it (pipeline.keys)
 OWN_DATA_DIR = os.path.join("data", "own")  # `dataset` paths live here: fetch depends on this folder
 RAW_DIR = os.path.join("data", "raw")
 USER_RAW_DIR = os.path.join(RAW_DIR, "user")  # a user's file, converted by fetch
 PREPARED_DIR = os.path.join("data", "prepared")
 PREDICTIONS = os.path.join("data", "predictions", "members.npz")  # every member's test probabilities
+MEMBERS_SUMMARY = os.path.join("data", "predictions", "members.json")  # how they trained, mean validation figures
 MODELS_DIR = "models"
 REPORTS_DIR = "reports"
 TIMINGS_DIR = os.path.join(REPORTS_DIR, "timings")
 FIGURES_DIR = os.path.join(REPORTS_DIR, "figures")
 MEMBERS_CSV = os.path.join(REPORTS_DIR, "members.csv")  # one row per member
-TRAINING_SUMMARY = os.path.join(REPORTS_DIR, "training.json")  # a metric: how the members trained
 TRAINING_CURVES = os.path.join(REPORTS_DIR, "training_curves.csv")
-METRICS = os.path.join(REPORTS_DIR, "metrics.json")  # the ensemble's metric
+METRICS = os.path.join(REPORTS_DIR, "metrics.json")  # the run's metrics: `dvc exp show`'s columns
 TEST_PREDICTIONS = os.path.join(REPORTS_DIR, "test_predictions.csv")
 PER_CLASS = os.path.join(REPORTS_DIR, "per_class.csv")
 REPORT_MD = os.path.join(REPORTS_DIR, "report.md")
@@ -52,6 +52,11 @@ def history_path(member):
 
 def record_path(member):
     return os.path.join(member_dir(member), RECORD_NAME)
+
+
+def key_path(stage):
+    """What `stage` runs besides its params and data (pipeline.keys): the modules' MD5s, for train the versions."""
+    return os.path.join(KEYS_DIR, f"{stage}.json")
 
 
 def timing_path(stage):

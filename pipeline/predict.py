@@ -21,21 +21,19 @@ import csv
 import os
 import sys
 
-from pipeline.startup import import_quietly
+import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
 
-import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from pipeline.datasets import IMAGES_MAGIC, decompress, parse_idx  # noqa: E402
-from pipeline.ensemble_model import load_ensemble  # noqa: E402
-from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD  # noqa: E402
-from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.files import atomic_path, read_json  # noqa: E402
-from pipeline.inference import PREDICT_BATCH_SIZE  # noqa: E402
-from pipeline.pictures import PICTURE_FORMATS, read_picture  # noqa: E402
-from pipeline.preprocess import pixel_divisor, scale  # noqa: E402
-from pipeline.user_data import IMAGE_SHAPE, check_pixel_range, numeric_table, read_csv_table  # noqa: E402
+from pipeline.datasets import IMAGES_MAGIC, decompress, parse_idx
+from pipeline.ensemble_model import load_ensemble
+from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD
+from pipeline.errors import PipelineError
+from pipeline.files import atomic_path, read_json
+from pipeline.inference import PREDICT_BATCH_SIZE
+from pipeline.pictures import PICTURE_FORMATS, read_picture
+from pipeline.preprocess import pixel_divisor, scale
+from pipeline.user_data import IMAGE_SHAPE, check_pixel_range, numeric_table, read_csv_table
 
 ARRAY_FORMATS = (".npz", ".csv")
 IMAGES_PER_CALL = 16 * PREDICT_BATCH_SIZE  # per model.predict call (50 MB of float32): fewer calls, each with its set-up cost

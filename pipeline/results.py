@@ -1,13 +1,41 @@
 """The run's results as numbers and tables, computed from the members' predictions; the stages write them.
 
-ensemble_metrics is reports/metrics.json (stage ensemble); read_predictions reads reports/test_predictions.csv
-back and per_class_table is reports/per_class.csv (stage report).
+members_table and training_curves are reports/members.csv and reports/training_curves.csv (stage evaluate; the
+report computes them again from the same files rather than parse the CSVs back); ensemble_metrics are the
+ensemble's and the members' figures (the report shows them all), headline_metrics the few of them in
+reports/metrics.json (stage ensemble); per_class_table is reports/per_class.csv (stage report).
 """
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import PipelineError
+from pipeline.members import HISTORY_KEYS
 from pipeline.metrics import ENSEMBLE_METHODS, accuracy, log_loss
+
+MEMBER_COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"]
+
+
+def members_table(histories, records, test_probabilities, y_test):
+    """One row per member and their average: the kept epoch, the loss and accuracy logged there (train figures with
+    dropout on, as in the notebook's table; val_* NaN without a validation set) and those of the kept weights on
+    the test set. `histories` and `records` map each member to pipeline.members.load_record's two parts;
+    `test_probabilities` are the members' in the same order."""
+    rows = {}
+    for (member, history), probabilities in zip(histories.items(), test_probabilities):
+        best_epoch = int(records[member]["best_epoch"])
+        at_best = {key: history[key][best_epoch - 1] for key in HISTORY_KEYS}
+        rows[f"member_{member}"] = {
+            "best_epoch": best_epoch, "train_loss": at_best["loss"], "val_loss": at_best["val_loss"],
+            "test_loss": log_loss(probabilities, y_test), "train_accuracy": at_best["accuracy"],
+            "val_accuracy": at_best["val_accuracy"], "test_accuracy": accuracy(probabilities, y_test)}
+    table = pd.DataFrame.from_dict(rows, orient="index")[MEMBER_COLUMNS]
+    table.loc["average"] = table.mean()
+    return table
+
+
+def training_curves(histories):
+    """One row per member and epoch: its loss and accuracy (and validation's)."""
+    return pd.DataFrame([{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] for key in HISTORY_KEYS}}
+                         for member, history in histories.items() for epoch in range(len(history["loss"]))])
 
 
 def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test, method="mean"):
@@ -36,21 +64,19 @@ def ensemble_metrics(train_probabilities, test_probabilities, y_train, y_test, m
     return metrics, ensemble_test
 
 
-def read_predictions(path, class_names):
-    """The ensemble stage's test predictions with class ids added, and the probability matrix.
+# The figures worth a `dvc exp show` column: what a comparison of runs looks at first. The rest are in the report.
+HEADLINE = {"ensemble": ("test_accuracy", "test_loss", "gain_over_mean_member"),
+            "members": ("mean_test_accuracy", "best_test_accuracy")}
+TRAINING_HEADLINE = ("device", "precision", "intra_op_threads", "inter_op_threads")  # the thread counts change weights
 
-    Labels are read as text: MNIST's class names are the digits "0".."9", which pandas
-    would otherwise turn into integers that match no name.
-    """
-    predictions = pd.read_csv(path, dtype={"actual": str, "predicted": str})
-    index_of = {name: i for i, name in enumerate(class_names)}
-    predictions["actual_id"] = predictions["actual"].map(index_of)
-    predictions["predicted_id"] = predictions["predicted"].map(index_of)
-    if predictions[["actual_id", "predicted_id"]].isna().any().any():
-        unknown = sorted(set(predictions["actual"]).union(predictions["predicted"]) - set(class_names))
-        raise PipelineError(f"{path}: labels {unknown} are not among the classes {class_names}; rerun `dvc repro`")
-    predictions[["actual_id", "predicted_id"]] = predictions[["actual_id", "predicted_id"]].astype(int)
-    return predictions, predictions[[f"p_{name}" for name in class_names]].to_numpy()
+
+def headline_metrics(metrics, summary):
+    """reports/metrics.json: HEADLINE of ensemble_metrics' `metrics`, rounded, the members' mean validation accuracy
+    (what a search selects on) and how they trained, from evaluate's `summary` (pipeline.paths.MEMBERS_SUMMARY)."""
+    headline = {group: {key: round(metrics[group][key], 6) for key in keys} for group, keys in HEADLINE.items()}
+    headline["members"]["mean_val_accuracy"] = summary["validation"]["mean_accuracy"]
+    headline["training"] = {key: summary["training"][key] for key in TRAINING_HEADLINE}
+    return headline
 
 
 def per_class_table(actual, predicted, class_names):

@@ -1,8 +1,8 @@
 """The installed versions of the packages that change what a member trains: part of every train stage's key.
 
 Another TensorFlow, Keras or NumPy may compute other weights from the same params and data, so the check stage
-writes these versions to data/versions.json and every train@<i> depends on that file: a member trained under
-other versions is retrained, not restored silently from dvc.lock or the run-cache. Read from the installed
+writes these versions into train's key (data/keys/train.json, pipeline.keys) and every train@<i> depends on that
+file: a member trained under other versions is retrained, not restored silently from dvc.lock or the run-cache. Read from the installed
 distributions' metadata, without importing TensorFlow.
 """
 import importlib.metadata

@@ -1,24 +1,26 @@
-"""Stage check: every value in params.yaml checked before any other stage runs; the training packages' versions.
+"""Stage check: every value in params.yaml and architectures.yaml checked before any other stage runs; each
+stage's key written.
 
 DVC deletes a stage's outputs just before it runs the stage. Every stage comes after
-this one (fetch depends on its output), so a value refused here costs nothing of the
-last good run. The output holds one fixed line: it stays the same whatever the params
-are, so after a good edit DVC still reruns only the stages whose own params changed. The
-versions file changes only when TensorFlow, Keras or NumPy does, and then every member retrains.
+this one (each depends on its key file here), so a value refused here costs nothing of
+the last good run. A key holds the stage's modules and their MD5s (train's also the
+TensorFlow, Keras and NumPy versions, train's and report's the architecture in use), not the params: after a good edit of params.yaml,
+or of a module a stage does not import, the keys stay the same and DVC reruns only the
+stages whose own params or modules changed (pipeline.keys).
 """
 from pipeline.errors import run_main
-from pipeline.files import write_json, write_text
+from pipeline.files import write_json
+from pipeline.keys import stage_scripts, stage_key
 from pipeline.params import load_params
-from pipeline.paths import PARAMS_CHECKED, VERSIONS
-from pipeline.versions import installed_versions
+from pipeline.paths import KEYS_DIR, key_path
 
 
 def main(argv=None):
-    load_params()
-    write_text(PARAMS_CHECKED, "params.yaml: every value allowed\n")
-    versions = installed_versions()
-    write_json(VERSIONS, versions)
-    print(f"check: params.yaml passed -> {PARAMS_CHECKED}; " + ", ".join(versions.values()) + f" -> {VERSIONS}")
+    params = load_params()
+    entries = stage_scripts()
+    for name, entry in entries.items():
+        write_json(key_path(name), stage_key(name, entry, params))
+    print(f"check: params.yaml passed; the keys of {', '.join(entries)} -> {KEYS_DIR}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Stage ensemble: combine the members' softmax outputs (`ensemble.method`: mean or vote); accuracy, loss, gain.
 
-Writes reports/metrics.json (the run's headline metrics) and
+Writes reports/metrics.json (the run's headline metrics, pipeline.results.headline_metrics) and
 reports/test_predictions.csv (actual and predicted class of every test image, with
 the ensemble's probability of each class).
 """
@@ -10,10 +10,10 @@ import pandas as pd
 
 from pipeline import prepared
 from pipeline.errors import run_main
-from pipeline.files import atomic_path, record_wall_time, write_json
+from pipeline.files import atomic_path, read_json, record_wall_time, write_json
 from pipeline.params import load_params
-from pipeline.paths import METRICS, PREDICTIONS, PREPARED_DIR, TEST_PREDICTIONS
-from pipeline.results import ensemble_metrics
+from pipeline.paths import MEMBERS_SUMMARY, METRICS, PREDICTIONS, PREPARED_DIR, TEST_PREDICTIONS
+from pipeline.results import ensemble_metrics, headline_metrics
 
 
 def main(argv=None):
@@ -22,8 +22,7 @@ def main(argv=None):
     with record_wall_time("ensemble"), np.load(PREDICTIONS) as predictions:
         metrics, ensemble_test = ensemble_metrics(predictions["train"], predictions["test"],
                                                   data["y_train"], data["y_test"], method)
-    rounded = {group: {key: round(value, 6) for key, value in values.items()} for group, values in metrics.items()}
-    write_json(METRICS, rounded)
+    write_json(METRICS, headline_metrics(metrics, read_json(MEMBERS_SUMMARY)))
 
     class_names = data["meta"]["class_names"]
     predicted = np.argmax(ensemble_test, axis=1)

@@ -6,17 +6,15 @@ ensemble stage computed: the members' test probabilities (data/predictions/membe
 `ensemble.tta`'s views) combined by `ensemble.method`: the same class for every image, probabilities within 1e-5.
 """
 
-from pipeline.startup import import_quietly
+import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
 
-import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
-
-from pipeline import prepared  # noqa: E402
-from pipeline.ensemble_model import check_against_ensemble, combine  # noqa: E402
-from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD, PREDICTIONS, PREPARED_DIR, SAVED_MODEL_DIR  # noqa: E402
-from pipeline.errors import run_main  # noqa: E402
-from pipeline.files import atomic_path, record_wall_time, write_json  # noqa: E402
-from pipeline.members import load_member  # noqa: E402
-from pipeline.params import load_params  # noqa: E402
+from pipeline import prepared
+from pipeline.ensemble_model import check_against_ensemble, combine
+from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD, PREDICTIONS, PREPARED_DIR, SAVED_MODEL_DIR
+from pipeline.errors import run_main
+from pipeline.files import atomic_path, record_wall_time, write_json
+from pipeline.members import load_member
+from pipeline.params import load_params
 
 
 def main(argv=None):

@@ -2,26 +2,22 @@
 self-contained reports/report.html (images embedded), plus reports/per_class.csv."""
 import os
 
-from pipeline.startup import import_quietly
+import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
 
-import_quietly("keras")  # before anything else loads TensorFlow, so its start-up log stays quiet
+import numpy as np
+import yaml
 
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from pipeline import plots, prepared  # noqa: E402
-from pipeline.document import table, to_html, to_markdown  # noqa: E402
-from pipeline.errors import run_main  # noqa: E402
-from pipeline.files import atomic_path, read_json, write_text  # noqa: E402
-from pipeline.members import load_member  # noqa: E402
-from pipeline.metrics import ENSEMBLE_METHODS  # noqa: E402
-from pipeline.options import SPLITS  # noqa: E402
-from pipeline.params import load_params  # noqa: E402
-from pipeline.results import per_class_table, read_predictions  # noqa: E402
-from pipeline.paths import (FIGURES_DIR, MEMBERS_CSV, METRICS, PER_CLASS, PREPARED_DIR,  # noqa: E402
-                            REPORT_HTML, REPORT_MD, REPORTS_DIR, TEST_PREDICTIONS, TRAINING_CURVES,
-                            TRAINING_SUMMARY, timing_path)
-
+from pipeline import plots, prepared
+from pipeline.document import table, to_html, to_markdown
+from pipeline.errors import run_main
+from pipeline.files import atomic_path, read_json, write_text
+from pipeline.members import load_member, load_record
+from pipeline.metrics import ENSEMBLE_METHODS
+from pipeline.options import SPLITS
+from pipeline.params import load_params
+from pipeline.results import ensemble_metrics, members_table, per_class_table, training_curves
+from pipeline.paths import (FIGURES_DIR, MEMBERS_SUMMARY, PER_CLASS, PREDICTIONS, PREPARED_DIR, REPORT_HTML,
+                            REPORT_MD, REPORTS_DIR, timing_path)
 
 
 def model_table(model):
@@ -32,10 +28,10 @@ def model_table(model):
             [[name, kind, shape, f"{count:,}"] for name, kind, shape, count in rows])
 
 
-def draw_figures(params, data, curves, predictions, probabilities, model):
-    """Write every PNG; return {key: path relative to reports/}."""
+def draw_figures(params, data, curves, probabilities, model):
+    """Write every PNG; return {key: path relative to reports/}. `probabilities`: the ensemble's on the test set."""
     names, dpi, settings = data["meta"]["class_names"], params["report"]["dpi"], params["report"]
-    actual, predicted = predictions["actual_id"].to_numpy(), predictions["predicted_id"].to_numpy()
+    actual, predicted = data["y_test"], np.argmax(probabilities, axis=1)
     counts = plots.confusion_counts(actual, predicted, len(names))
     figures = {
         "samples": plots.sample_grid(data["x_train"], data["y_train"], names, settings["samples_per_class"]),
@@ -58,22 +54,27 @@ def main(argv=None):
     params = load_params()
     data = prepared.load(PREPARED_DIR)
     names = data["meta"]["class_names"]
-    metrics = read_json(METRICS)
-    members = pd.read_csv(MEMBERS_CSV, index_col="member")
-    curves = pd.read_csv(TRAINING_CURVES)
-    predictions, probabilities = read_predictions(TEST_PREDICTIONS, names)
+    with np.load(PREDICTIONS) as stored:  # the members' probabilities, as the ensemble stage combined them
+        metrics, probabilities = ensemble_metrics(stored["train"], stored["test"], data["y_train"], data["y_test"],
+                                                  params["ensemble"]["method"])
+        # the members' table and curves, computed as evaluate computed reports/members.csv and training_curves.csv
+        loaded = {member: load_record(member) for member in params["members"]}
+        histories = {member: history for member, (history, _) in loaded.items()}
+        records = {member: record for member, (_, record) in loaded.items()}
+        members = members_table(histories, records, stored["test"], data["y_test"])
+    curves = training_curves(histories)
     first_member = params["members"][0]
     model = load_member(first_member)
-    figure = draw_figures(params, data, curves, predictions, probabilities, model)
+    figure = draw_figures(params, data, curves, probabilities, model)
 
-    per_class = per_class_table(predictions["actual_id"], predictions["predicted_id"], names)
+    per_class = per_class_table(data["y_test"], np.argmax(probabilities, axis=1), names)
     with atomic_path(PER_CLASS) as temporary:
         per_class.to_csv(temporary, index_label="class", float_format="%.5f")
     stages = ["fetch", "prepare", *(f"train_{member}" for member in params["members"]), "evaluate", "ensemble", "export"]
     timings = [read_json(path) for path in (timing_path(stage) for stage in stages)
                if os.path.exists(path)]
     ensemble, member_stats, meta = metrics["ensemble"], metrics["members"], data["meta"]
-    setup = read_json(TRAINING_SUMMARY)["training"]
+    training = read_json(MEMBERS_SUMMARY)["training"]
     shown_params = {key: value for key, value in params.items() if key != "architectures"}
     shown_params["architectures"] = {params["arch"]: params["architectures"][params["arch"]]}
 
@@ -110,7 +111,7 @@ def main(argv=None):
         ("paragraph", "Trained with Keras on {backend}, device {device}, precision {precision}; XLA jit_compile "
                       "{jit_compile}, steps_per_execution {steps_per_execution}, validation_batch_size "
                       "{validation_batch_size} (train.accelerate: {accelerate}).".format(
-                          **setup, accelerate=params["train"]["accelerate"])),
+                          **training, accelerate=params["train"]["accelerate"])),
         ("paragraph", "Wall time of each stage's work (Python start-up and imports, a few seconds each, excluded):"),
         ("table", ["stage", "seconds"], [[t["stage"], f"{t['wall_time_s']:.1f}"] for t in timings]),
         ("paragraph", "Parameters (params.yaml):"),

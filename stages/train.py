@@ -9,19 +9,18 @@ import dataclasses
 import os
 import sys
 
-from pipeline.startup import import_quietly
+import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
 
-import_quietly("keras")  # before anything else loads the backend, so its start-up log stays quiet
+from dvclive import Live
 
-from dvclive import Live  # noqa: E402
-
-from pipeline import acceleration, prepared  # noqa: E402
-from pipeline.errors import PipelineError, run_main  # noqa: E402
-from pipeline.files import atomic_path, record_wall_time, write_json  # noqa: E402
-from pipeline.model import plain_layers  # noqa: E402
-from pipeline.params import load_params  # noqa: E402
-from pipeline.paths import DVCLIVE_NAME, HISTORY_NAME, PREPARED_DIR, RECORD_NAME, member_dir, model_path  # noqa: E402
-from pipeline.training import HistoryFile, LogToDvclive, TrainConfig, train_member  # noqa: E402
+from pipeline import prepared
+from pipeline.acceleration import detect, thread_counts
+from pipeline.errors import PipelineError, run_main
+from pipeline.files import atomic_path, record_wall_time, write_json
+from pipeline.model import plain_layers
+from pipeline.params import load_params
+from pipeline.paths import DVCLIVE_NAME, HISTORY_NAME, PREPARED_DIR, RECORD_NAME, member_dir, model_path
+from pipeline.training import HistoryFile, LogToDvclive, TrainConfig, train_member
 
 
 def main(argv=None):
@@ -33,8 +32,8 @@ def main(argv=None):
         raise PipelineError(f"params.yaml: members: {params['members']} does not include --member {member}")
     data = prepared.load(PREPARED_DIR, names=("x_train", "y_train"))
     config = TrainConfig.from_params(params)
-    setup = acceleration.detect(config.precision, config.accelerate, config.threads)
-    print(f"train@{member}: {setup}", flush=True)
+    acceleration = detect(config.precision, config.accelerate, config.threads)
+    print(f"train@{member}: {acceleration}", flush=True)
     verbose = 1 if sys.stdout.isatty() else 2  # progress bars when a person watches, one line per epoch in logs
 
     with record_wall_time(f"train_{member}"), atomic_path(member_dir(member)) as folder, \
@@ -42,10 +41,10 @@ def main(argv=None):
         history_file = HistoryFile(os.path.join(folder, HISTORY_NAME))
         with Live(dir=os.path.join(folder, DVCLIVE_NAME), dvcyaml=False, save_dvc_exp=False, report=None) as live:
             model, history, kept_epoch = train_member(
-                data["x_train"], data["y_train"], len(data["meta"]["class_names"]), config, member, setup,
+                data["x_train"], data["y_train"], len(data["meta"]["class_names"]), config, member, acceleration,
                 callbacks=[history_file, LogToDvclive(live)], verbose=verbose)
         write_json(os.path.join(folder, RECORD_NAME), {"best_epoch": kept_epoch, "epochs_run": len(history["loss"]),
-                                                       **dataclasses.asdict(setup), **acceleration.thread_counts(),
+                                                       **dataclasses.asdict(acceleration), **thread_counts(),
                                                        "jit_compile": bool(model.jit_compile)})  # as Keras chose
         plain_layers(model).save(temporary_model)  # only Keras' own layers: loads anywhere Keras does
     kept = (f"best val_accuracy {history['val_accuracy'][kept_epoch - 1]:.4f} at epoch {kept_epoch}"

@@ -9,7 +9,7 @@ import yaml
 
 from conftest import ROOT
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes.yaml", "python.sh", "pipeline", "stages", "data/own", ".dvc/config",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "architectures.yaml", "recipes.yaml", "python.sh", "pipeline", "stages", "data/own", ".dvc/config",
                  ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore"]
 
 

@@ -5,7 +5,10 @@ import subprocess
 import sys
 
 from conftest import ROOT, stage_entries
-from pipeline.params import read_yaml as parse
+from pipeline.files import json_text
+from pipeline.keys import stage_key, stage_scripts
+from pipeline.params import load_params, read_yaml as parse
+from pipeline.paths import key_path
 
 
 def read_yaml(name):
@@ -39,15 +42,22 @@ def test_committed_lock_was_produced_with_the_committed_params_and_commands():
 
 
 def test_committed_lock_was_produced_by_the_committed_code():
-    """Every file a stage depends on (its code) has the hash dvc.lock records: no stage is stale after a clone."""
-    lock, checked = read_yaml("dvc.lock"), 0
+    """Each stage's key (its modules' MD5s, for train the package versions, pipeline.keys) and every file a stage
+    depends on that git holds have the hash dvc.lock records: no stage is stale after a clone and an install."""
+    lock, params = read_yaml("dvc.lock"), load_params(str(ROOT / "params.yaml"))
+    entries, keyed, checked = stage_scripts(str(ROOT)), set(), 0
     for name, stage in lock["stages"].items():
+        stage_name = name.split("@")[0]
         for dep in stage["deps"]:
             path = ROOT / dep["path"]
-            if path.is_file():
+            if dep["path"] == key_path(stage_name):
+                key = stage_key(stage_name, entries[stage_name], params, str(ROOT))
+                assert hashlib.md5(json_text(key).encode()).hexdigest() == dep["md5"], f"{name}: its key"
+                keyed.add(name)
+            elif path.is_file():
                 assert hashlib.md5(path.read_bytes()).hexdigest() == dep["md5"], f"{name}: {dep['path']}"
                 checked += 1
-    assert checked >= len(lock["stages"])  # at least each stage's own script
+    assert keyed == set(lock["stages"]) - {"check"} and checked >= 2  # check: params.yaml, architectures.yaml
 
 
 def test_committed_reports_are_the_outputs_the_lock_records():
@@ -59,7 +69,7 @@ def test_committed_reports_are_the_outputs_the_lock_records():
             if path.is_file():  # the ones in git, and in a workspace after `dvc repro` the cached ones too
                 assert hashlib.md5(path.read_bytes()).hexdigest() == out["md5"], out["path"]
                 checked.append(out["path"])
-    assert {"reports/metrics.json", "reports/training.json", "reports/report.md", "reports/per_class.csv",
+    assert {"reports/metrics.json", "reports/report.md", "reports/per_class.csv",
             "reports/test_predictions.csv", "reports/training_curves.csv"} <= set(checked)
 
 

@@ -21,7 +21,7 @@ def test_train_outside_dvc_trains_and_reports_the_test_accuracy(mnist_dir, tmp_p
 
 
 def test_train_outside_dvc_names_an_unknown_architecture():
-    with pytest.raises(ValueError, match="--arch 'lenet' is not in params.yaml architectures: ensemble_cnn"):
+    with pytest.raises(ValueError, match="--arch 'lenet' is not in architectures.yaml: ensemble_cnn"):
         train_outside_dvc.main(["--arch", "lenet"])
 
 

@@ -1,54 +1,55 @@
-"""Each stage's code dependencies in dvc.yaml are the project modules it imports, followed through the project.
+"""Each stage's code is its key (pipeline.keys): the project modules it imports, followed through the project.
 
-A module that dvc.yaml names as `not-a-dependency` (with its reason) is neither required nor followed: its
-own imports are there for it, not for the stage.
+dvc.yaml lists no module: every stage but check depends on its key file, which check writes from the imports.
+The e2e side (an edit reruns exactly the stages that import the module) is in test_pipeline.py.
 """
-import ast
 import re
 
 from conftest import ROOT
-from pipeline.params import read_yaml
-
-PACKAGES = ("pipeline", "stages")
-
-
-def not_dependencies():
-    return set(re.findall(r"^#\s+not-a-dependency: (\S+)", (ROOT / "dvc.yaml").read_text(), re.MULTILINE))
+from pipeline.keys import NOT_KEYED, stage_scripts, stage_key, stage_modules
+from pipeline.params import load_params, read_yaml
+from pipeline.paths import KEYS_DIR, key_path
 
 
-def project_imports(path):
-    """The project modules (as files) that the module at `path` imports."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
-            [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-            if isinstance(node, ast.ImportFrom) and node.module else [])
-        for name in names:
-            candidate = ROOT / (name.replace(".", "/") + ".py")
-            if name.split(".")[0] in PACKAGES and candidate.exists():
-                found.add(str(candidate.relative_to(ROOT)))
-    return found
+def stages():
+    return {name: stage.get("do", stage) for name, stage in read_yaml((ROOT / "dvc.yaml").read_text())["stages"].items()}
 
 
-def imported_by(module_file, excluded):
-    seen, todo = set(), [module_file]
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        todo.extend(name for name in project_imports(ROOT / current) if name not in excluded)
-    return seen
+def test_every_stage_depends_on_its_key_and_on_no_module():
+    for name, stage in stages().items():
+        listed = [dep for dep in stage["deps"] if isinstance(dep, str)]
+        assert not [dep for dep in listed if dep.endswith(".py")], name
+        if name == "check":
+            assert {"pipeline", "stages", "params.yaml", "architectures.yaml"} <= set(listed)
+            assert stage["outs"] == [KEYS_DIR]
+        else:
+            assert key_path(name) in listed, name
 
 
-def test_every_stage_depends_on_exactly_the_modules_it_imports():
-    excluded = not_dependencies()
-    assert excluded and all((ROOT / path).exists() for path in excluded)
-    for name, stage in read_yaml((ROOT / "dvc.yaml").read_text())["stages"].items():
-        stage = stage.get("do", stage)
-        module = re.search(r"-m (\S+)", stage["cmd"]).group(1)
-        imported = imported_by(module.replace(".", "/") + ".py", excluded - ({"pipeline/params.py"} if name == "check"
-                                                                            else set()))
-        listed = {dep for dep in stage["deps"] if isinstance(dep, str) and dep.endswith(".py")}
-        assert listed - imported == set(), f"{name}: listed but not imported: {sorted(listed - imported)}"
-        assert imported - excluded - listed == set(), f"{name}: imported but not listed: {sorted(imported - listed)}"
+def test_a_key_holds_exactly_the_modules_its_stage_imports():
+    entries = stage_scripts(str(ROOT))
+    assert sorted(entries) == sorted(set(stages()) - {"check"})
+    for name, stage in stages().items():  # stage <name> runs stages/<name>.py, as stage_scripts assumes
+        assert re.search(r"-m stages\.(\w+)", stage["cmd"]).group(1) == name
+    modules = {name: stage_modules(entry, str(ROOT)) for name, entry in entries.items()}
+    assert {"stages/train.py", "pipeline/training.py", "pipeline/prepared.py", "pipeline/model.py",
+            "pipeline/augment.py"} <= set(modules["train"])
+    assert "pipeline/plots.py" not in modules["train"] and "pipeline/plots.py" in modules["report"]
+    assert "pipeline/user_data.py" in modules["fetch"] and "pipeline/training.py" not in modules["fetch"]
+    for name, found in modules.items():
+        assert not set(found) & set(NOT_KEYED), name  # not keyed, and not followed
+        assert found == sorted(found) and all((ROOT / module).is_file() for module in found)
+
+
+def test_only_train_keys_the_package_versions_and_train_and_report_the_architecture():
+    entries = stage_scripts(str(ROOT))
+    params = load_params(str(ROOT / "params.yaml"))
+    keys = {name: stage_key(name, entry, params, str(ROOT)) for name, entry in entries.items()}
+    assert sorted(keys["train"]["versions"]) == ["keras", "numpy", "tensorflow"]
+    assert [name for name, key in keys.items() if "versions" in key] == ["train"]
+    architecture = {params["arch"]: params["architectures"][params["arch"]]}  # the one in use, no other
+    assert [name for name, key in keys.items() if key.get("architecture") == architecture] == ["report", "train"]
+
+
+def test_the_modules_left_out_exist_and_say_why():
+    assert all((ROOT / module).is_file() and len(reason) > 10 for module, reason in NOT_KEYED.items())

@@ -79,7 +79,7 @@ def test_resnet_v1_depth_20_has_residual_stacks():
 
 @pytest.mark.parametrize("depth", [3, 7, 0, "20"])
 def test_resnet_v1_depth_must_be_6n_plus_2(depth):
-    with pytest.raises(PipelineError, match=rf"architectures.r\[0\]: ResNetV1 depth {depth!r} is not allowed; "
+    with pytest.raises(PipelineError, match=rf"architectures.yaml: r\[0\]: ResNetV1 depth {depth!r} is not allowed; "
                                             r"allowed: 6n \+ 2"):
         build_model([{"ResNetV1": {"depth": depth}}], (28, 28, 1), 10, name="r")
 
@@ -105,7 +105,7 @@ def test_resnet_is_pre_activation_with_three_stages_and_global_pooling():
     ({"depth": 20}, r"PreActResNet has no argument 'depth'; allowed: filters, blocks"),
 ])
 def test_preact_resnet_arguments_are_checked(arguments, message):
-    with pytest.raises(PipelineError, match=r"architectures.r\[0\]: " + message):
+    with pytest.raises(PipelineError, match=r"architectures.yaml: r\[0\]: " + message):
         build_model([{"PreActResNet": arguments}], (28, 28, 1), 10, name="r")
 
 
@@ -121,7 +121,7 @@ def test_activation_and_dropout_overrides_reach_every_layer_but_the_output():
 
 def test_max_params_is_checked_before_training():
     build_model(ARCHITECTURES["compact"], (28, 28, 1), 10, name="compact", max_params=50_000)
-    with pytest.raises(PipelineError, match=r"architectures.ensemble_cnn: 331,450 parameters exceed max_params 50,000"):
+    with pytest.raises(PipelineError, match=r"architectures.yaml: ensemble_cnn: 331,450 parameters exceed max_params 50,000"):
         build_model(ARCHITECTURES["ensemble_cnn"], (28, 28, 1), 10, name="ensemble_cnn", max_params=50_000)
 
 
@@ -133,7 +133,7 @@ def test_standardization_layer_is_not_counted_against_the_budget():
 
 
 def test_unknown_layer_type_is_named():
-    with pytest.raises(PipelineError, match=r"architectures.tiny\[1\]: unknown layer type 'Conv3D'; allowed: Conv2D"):
+    with pytest.raises(PipelineError, match=r"architectures.yaml: tiny\[1\]: unknown layer type 'Conv3D'; allowed: Conv2D"):
         build_model([{"Flatten": {}}, {"Conv3D": {"filters": 2}}], (28, 28, 1), 10, name="tiny")
 
 
@@ -143,17 +143,17 @@ def test_unknown_layer_type_is_named():
     ({"Output": {"units": 3}}, r"Output has no argument 'units'; allowed: kernel_initializer"),
 ])
 def test_unknown_layer_argument_is_named(spec, message):
-    with pytest.raises(PipelineError, match=r"architectures.tiny\[0\]: " + message):
+    with pytest.raises(PipelineError, match=r"architectures.yaml: tiny\[0\]: " + message):
         build_model([spec], (28, 28, 1), 10, name="tiny")
 
 
 def test_output_entry_must_be_last():
-    with pytest.raises(PipelineError, match=r"architectures.tiny\[0\]: Output must be the last entry"):
+    with pytest.raises(PipelineError, match=r"architectures.yaml: tiny\[0\]: Output must be the last entry"):
         build_model([{"Output": {}}, {"Flatten": {}}], (28, 28, 1), 10, name="tiny")
 
 
 def test_architecture_that_does_not_fit_the_input_is_an_error():
-    with pytest.raises(PipelineError, match=r"architectures.tiny: does not fit input \(28, 28, 1\): Computed output size would be zero"):
+    with pytest.raises(PipelineError, match=r"architectures.yaml: tiny: does not fit input \(28, 28, 1\): Computed output size would be zero"):
         build_model([{"Conv2D": {"filters": 2, "kernel_size": 40}}], (28, 28, 1), 10, name="tiny")
 
 

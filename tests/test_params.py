@@ -2,6 +2,7 @@ import copy
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -123,6 +124,7 @@ def test_params_are_read_as_dvc_reads_them(tmp_path, monkeypatch, pattern, line,
     assert count == 1
     monkeypatch.chdir(tmp_path)
     pathlib.Path("params.yaml").write_text(text)
+    shutil.copy(ROOT / "architectures.yaml", "architectures.yaml")
     section, _, name = key.rpartition(".")
     dvc_reads = parse_yaml(text, "params.yaml")
     dvc_reads = dvc_reads[section][name] if section else dvc_reads[name]
@@ -138,12 +140,14 @@ def test_params_are_read_as_dvc_reads_them(tmp_path, monkeypatch, pattern, line,
 
 def test_stage_with_bad_params_exits_non_zero_with_one_line_and_writes_nothing(tmp_path, params):
     params["batch_size"] = 0
+    del params["architectures"]  # architectures.yaml's, merged in by load_params
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copy(ROOT / "architectures.yaml", tmp_path)
     result = subprocess.run([sys.executable, "-m", "stages.fetch"], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 1
     assert result.stderr == ("error: params.yaml: batch_size: 0 is not allowed; allowed: an integer >= 1\n")
-    assert sorted(os.listdir(tmp_path)) == ["params.yaml"]
+    assert sorted(os.listdir(tmp_path)) == ["architectures.yaml", "params.yaml"]
 
 
 def test_the_studies_settings_are_valid(params):

@@ -15,8 +15,8 @@ def declared():
 
 def test_every_path_in_paths_is_declared_in_dvc_yaml():
     found = declared()
-    for name in ("PARAMS_CHECKED", "OWN_DATA_DIR", "RAW_DIR", "PREPARED_DIR", "MODELS_DIR", "TIMINGS_DIR",
-                 "FIGURES_DIR", "MEMBERS_CSV", "TRAINING_SUMMARY", "TRAINING_CURVES", "METRICS", "TEST_PREDICTIONS",
+    for name in ("KEYS_DIR", "OWN_DATA_DIR", "RAW_DIR", "PREPARED_DIR", "MODELS_DIR", "TIMINGS_DIR",
+                 "FIGURES_DIR", "MEMBERS_CSV", "TRAINING_CURVES", "METRICS", "TEST_PREDICTIONS",
                  "PER_CLASS", "REPORT_MD", "REPORT_HTML", "ENSEMBLE_MODEL", "SAVED_MODEL_DIR", "MODEL_CARD"):
         assert getattr(paths, name) in found, name
     assert paths.PREDICTIONS.rsplit("/", 1)[0] in found  # the folder is the out

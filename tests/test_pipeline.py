@@ -4,6 +4,7 @@ import importlib.metadata
 import io
 import json
 import os
+import re
 import subprocess
 import time
 import zipfile
@@ -25,8 +26,10 @@ def repo(trained_repo):
 
 def test_first_run_writes_reports_and_metrics(repo):
     metrics = json.loads((repo / "reports" / "metrics.json").read_text())
-    for key in ("test_accuracy", "test_loss", "train_accuracy", "gain_over_mean_member", "gain_over_best_member"):
-        assert key in metrics["ensemble"]
+    assert {group: sorted(values) for group, values in metrics.items()} == {
+        "ensemble": ["gain_over_mean_member", "test_accuracy", "test_loss"],
+        "members": ["best_test_accuracy", "mean_test_accuracy", "mean_val_accuracy"],
+        "training": ["device", "inter_op_threads", "intra_op_threads", "precision"]}  # the rest: in the report
     assert 0.1 < metrics["ensemble"]["test_accuracy"] <= 1.0  # 1 epoch on 480 images: above chance
     assert metrics["members"]["best_test_accuracy"] >= metrics["members"]["mean_test_accuracy"]
     members = pd.read_csv(repo / "reports" / "members.csv", index_col="member")
@@ -46,32 +49,55 @@ def test_first_run_writes_reports_and_metrics(repo):
     record = json.loads((member / "training.json").read_text())
     assert record["best_epoch"] == 1 and record["epochs_run"] == 1
     assert (member / "dvclive" / "plots" / "metrics" / "val_accuracy.tsv").exists()  # live view, read by no stage
-    summary = json.loads((repo / "reports" / "training.json").read_text())
+    summary = json.loads((repo / "data" / "predictions" / "members.json").read_text())
     assert summary["validation"]["mean_accuracy"] == pytest.approx(members.loc["average", "val_accuracy"], abs=1e-5)
+    assert metrics["members"]["mean_val_accuracy"] == summary["validation"]["mean_accuracy"]
     training = summary["training"]
     bf16 = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
     assert training == {"backend": "tensorflow", "device": "cpu", "precision": "mixed_bfloat16" if bf16 else "float32",
                         "jit_compile": False, "steps_per_execution": 32 if bf16 else 1, "validation_batch_size": 1024,
                         "intra_op_threads": len(os.sched_getaffinity(0)), "inter_op_threads": len(os.sched_getaffinity(0))}
     assert {key: record[key] for key in training} == training
-
+    assert metrics["training"] == {key: training[key] for key in metrics["training"]}
 
 
 def test_another_training_package_version_retrains_every_member(repo):
-    """check writes the installed TensorFlow, Keras and NumPy versions to data/versions.json and every train stage
-    depends on it: under another version (the file as that install would write it) every member is out of date,
-    and no other stage downstream of check but through the members."""
-    path = repo / "data" / "versions.json"
-    versions = json.loads(path.read_text())
-    assert versions["keras"] == f"keras {importlib.metadata.version('keras')}"
-    assert versions["numpy"] == f"numpy {importlib.metadata.version('numpy')}"
-    path.write_text(json.dumps({**versions, "numpy": "numpy 0.0.1"}))
+    """check writes the installed TensorFlow, Keras and NumPy versions into train's key (data/keys/train.json):
+    under another version (the key as that install would write it) every member is out of date, and no other
+    stage downstream of check but through the members."""
+    path = repo / "data" / "keys" / "train.json"
+    key = json.loads(path.read_text())
+    assert key["versions"]["keras"] == f"keras {importlib.metadata.version('keras')}"
+    assert key["versions"]["numpy"] == f"numpy {importlib.metadata.version('numpy')}"
+    path.write_text(json.dumps({**key, "versions": {**key["versions"], "numpy": "numpy 0.0.1"}}))
     status = json.loads(dvc(repo, "status", "--json"))
     assert sorted(status) == ["check", "train@0", "train@1"]
-    assert status["train@0"] == [{"changed deps": {"data/versions.json": "modified"}}]
-    dvc(repo, "checkout", "--force", "data/versions.json")
-    assert json.loads(path.read_text()) == versions and "up to date" in dvc(repo, "status")
+    assert status["train@0"] == [{"changed deps": {"data/keys/train.json": "modified"}}]
+    dvc(repo, "checkout", "--force", "data/keys")
+    assert json.loads(path.read_text()) == key and "up to date" in dvc(repo, "status")
 
+
+@pytest.mark.parametrize("module, stages", [
+    ("pipeline/plots.py", ["check", "report"]),  # only the report draws
+    ("pipeline/prepared.py", ["check", "ensemble", "evaluate", "export", "prepare", "report", "train@0", "train@1"]),
+    ("pipeline/errors.py", ["check"]),  # in no key (pipeline.keys.NOT_KEYED): the wording of errors retrains nothing
+])
+def test_a_module_edit_reruns_exactly_the_stages_that_import_it(repo, module, stages):
+    """The keys follow the imports: an edit to a module reruns check and then exactly the stages whose key names it
+    (here a comment only, so each rerun stage writes what it wrote before)."""
+    path = repo / module
+    text = path.read_text()
+    path.write_text(text + "# an edit\n")
+    try:
+        assert ran(dvc(repo, "repro")) == stages
+    finally:
+        path.write_text(text)
+        run(repo, "git", "checkout", "--", ".")  # dvc.lock and the report as committed (its timings differ)
+        dvc(repo, "checkout", "--force")
+    assert "up to date" in dvc(repo, "status")
+
+EXP_SHOW_COLUMNS = 66  # DVC's 5, 10 metrics, 34 params, 17 deps: a key per stage, the data (docs/pipeline.md)
+PARAMS_COLUMNS = 34  # every key of params.yaml: DVC shows the default params file whole
 REPORT_SECTIONS = ["Ensemble (mean of the members' softmax outputs)", "Members", "Per class (ensemble, test set)",
                    "Training", "Data", "Model: ensemble_cnn (member 0)", "Run"]
 FIGURES = ["samples", "class_means", "training_curves", "confusion_matrix", "error_matrix", "misclassified", "weights"]
@@ -114,14 +140,21 @@ def test_metrics_and_plots_commands_work(repo):
         assert title in page, output
 
 
-def test_exp_show_has_a_column_per_setting_not_per_member(repo):
+def test_exp_show_has_a_readable_number_of_columns(repo):
     header = dvc(repo, "exp", "show", "--csv").splitlines()[0].split(",")
     assert "ensemble.test_accuracy" in header and "training.precision" in header and "train.accelerate" in header
     assert not [column for column in header if column.startswith("member_")]  # per member: reports/members.csv
-    metrics = [column for column in header if column.split(".")[0] in ("ensemble", "members", "training")]
-    assert len(metrics) == 21, metrics  # metrics: 7 ensemble, 3 members, 8 training; params: ensemble.method,
-    # ensemble.tta, members
-    assert "validation.mean_accuracy" in header and "validation.mean_loss" in header  # what a search selects on
+    metrics = [column for column in header if column.split(".")[0] in ("ensemble", "members", "training")
+               and column not in ("ensemble.method", "ensemble.tta", "members")]  # those three are params
+    assert len(metrics) == 10, metrics  # reports/metrics.json; the others are in the report
+    assert "members.mean_val_accuracy" in header  # what a search selects on
+    code = [column for column in header if column.endswith(".py")]
+    assert code == [], code  # a stage's code is one column, its key (data/keys/<stage>.json)
+    assert len(header) == EXP_SHOW_COLUMNS, header
+    drop = re.search(r"exp show --drop '([^']+)'", (ROOT / "README.md").read_text()).group(1)  # the README's view
+    shown = dvc(repo, "exp", "show", "--drop", drop, "--csv").splitlines()[0].split(",")
+    assert len(shown) == 5 + len(metrics) + PARAMS_COLUMNS and "dataset" in shown and "report.dpi" in shown, shown
+    assert not [column for column in shown if "/" in column or column.endswith(".yaml")], shown
 
 
 def test_rerunning_a_member_reproduces_its_metrics(repo):
@@ -198,13 +231,13 @@ def test_the_recipes_run_through_their_command_as_named_experiments(repo):
         assert '"BatchNormalization"' in config and "FusedBatchNormalization" not in config
     table = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv"))).set_index("Experiment")
     assert 0.1 < float(table.loc["fast", "ensemble.test_accuracy"]) <= 1
-    assert (table.loc["fast", "ensemble.members"], table.loc["fast", "ensemble.tta"]) == (1, "['flip']")
+    assert (table.loc["fast", "members"], table.loc["fast", "ensemble.tta"]) == ("[0]", "['flip']")
     assert table.loc["cpu-recipe-fashion", "arch"] == "ensemble_cnn_bn"
     assert table.loc["resnet-fashion", "arch"] == "resnet"
-    header = dvc(repo, "exp", "show", "--only-changed", "--drop", r"training\.|validation\.", "--csv").splitlines()[0]
+    header = dvc(repo, "exp", "show", "--only-changed", "--drop", r"training\.", "--csv").splitlines()[0]
     header = header.split(",")
     assert {"arch", "train.augment.shift", "train.lr_schedule", "ensemble.test_accuracy"} <= set(header)
-    assert not [column for column in header if column.startswith(("training.", "validation."))]
+    assert not [column for column in header if column.startswith("training.")]
     run(repo, "git", "reset", "--hard", "-q")
     dvc(repo, "checkout", "--force")
 
@@ -293,8 +326,8 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
     assert ran(output) == ["check", "ensemble", "evaluate", "export", "report"], output
     for stage in ("fetch", "prepare", "train@0", "train@1"):
         assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in output
-    for metrics in ("reports/metrics.json", "reports/training.json"):
-        assert json.loads((shared / metrics).read_text()) == json.loads(run(repo, "git", "show", f"HEAD:{metrics}"))
+    metrics = "reports/metrics.json"
+    assert json.loads((shared / metrics).read_text()) == json.loads(run(repo, "git", "show", f"HEAD:{metrics}"))
 
 
 def test_members_trained_side_by_side_match_those_trained_one_by_one(tmp_path):

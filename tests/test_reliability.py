@@ -54,7 +54,7 @@ def project(good):
     """The good project; after the test, params.yaml, data/own and the run's files must be as they were."""
     before = snapshot(good)
     yield good
-    run(good, "git", "checkout", "--", "params.yaml")
+    run(good, "git", "checkout", "--", "params.yaml", "architectures.yaml")
     run(good, "git", "clean", "-fdq", "data/own")
     assert snapshot(good) == before, "a refused input changed a file of the last good run"
     leftovers = os.listdir(good / ".tmp") if (good / ".tmp").exists() else []
@@ -81,21 +81,27 @@ def stage(repo, name, *arguments, env=None):
 
 
 def set_params(repo, change):
-    """Apply `change` to params.yaml: {dotted.key: value} (value DELETE deletes the key), or raw YAML text or bytes."""
+    """Apply `change` to params.yaml: {dotted.key: value} (value DELETE deletes the key), or raw YAML text or bytes.
+    A key `architectures` or `architectures.<name>` sets architectures.yaml, or one architecture in it."""
     if isinstance(change, (str, bytes)):
         (repo / "params.yaml").write_bytes(change.encode() if isinstance(change, str) else change)
         return
-    params = yaml.safe_load((repo / "params.yaml").read_text())
     for dotted, value in change.items():
-        *parents, key = dotted.split(".")
-        section = params
-        for parent in parents:
-            section = section[parent]
-        if value is DELETE:
-            del section[key]
+        file, dotted = ("architectures.yaml", dotted.partition(".")[2]) if dotted.split(".")[0] == "architectures" \
+            else ("params.yaml", dotted)
+        values = yaml.safe_load((repo / file).read_text())
+        if not dotted:
+            values = value
         else:
-            section[key] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            *parents, key = dotted.split(".")
+            section = values
+            for parent in parents:
+                section = section[parent]
+            if value is DELETE:
+                del section[key]
+            else:
+                section[key] = value
+        (repo / file).write_text(yaml.safe_dump(values, sort_keys=False))
 
 
 DELETE = object()
@@ -173,11 +179,13 @@ PARAM_CASES = [
                                        "integer from 1 to 50"),
     ({"epoch": 3}, "error: params.yaml: epoch: unknown key (did you mean 'epochs'?); allowed keys here: dataset"),
     ({"seed": DELETE}, "error: params.yaml: seed: missing; it is required"),
-    ({"architectures": {}}, "error: params.yaml: architectures: {} is not allowed; allowed: a mapping of names"),
-    ({"architectures.ensemble_cnn": []}, "error: params.yaml: architectures.ensemble_cnn: [] is not allowed; allowed: "
+    ({"architectures.ensemble_cnn": DELETE}, "error: params.yaml: arch: 'ensemble_cnn' is not allowed; allowed: one of "
+                                             "ensemble_cnn_bn, resnet"),
+    ({"architectures": {}}, "error: architectures.yaml: (top level): {} is not allowed; allowed: a mapping of names"),
+    ({"architectures.ensemble_cnn": []}, "error: architectures.yaml: ensemble_cnn: [] is not allowed; allowed: "
                                          "a non-empty list of {LayerType: {argument: value}}"),
     ({"architectures.ensemble_cnn": [{"Conv2D": {"filters": 8, "kernel_size": 3, "activation": "relux"}}]},
-     "error: params.yaml: architectures.ensemble_cnn[0].activation: 'relux' is not allowed (did you mean 'relu'?); "
+     "error: architectures.yaml: ensemble_cnn[0].activation: 'relux' is not allowed (did you mean 'relu'?); "
      "allowed: null or one of relu, sigmoid"),
     ({"members": list(range(0, 4000, 2)) + [0]}, "error: params.yaml: members: [0, 2, 4, 6, 8, 10, 12, 14, 16"),
     (DEFAULT_TEXT.replace("epochs: 25 ", "epochs: 25\nepochs: 30\n# "),
@@ -200,10 +208,19 @@ def test_a_bad_param_is_refused_by_the_first_stage(project, change, refusal):
     assert len(last) <= 300 and "Traceback" not in output, last  # one readable line
 
 
-def test_a_missing_params_file_is_named(project):
-    (project / "params.yaml").unlink()
+@pytest.mark.parametrize("name", ["params.yaml", "architectures.yaml"])
+def test_a_missing_params_file_is_named(project, name):
+    (project / name).unlink()
     code, last = stage(project, "check")
-    assert code == 1 and last == "error: params.yaml: file not found"
+    assert code == 1 and last == f"error: {name}: file not found"
+
+
+def test_architectures_left_in_params_yaml_are_refused_with_where_they_live(project):
+    with open(project / "params.yaml", "a", encoding="utf-8") as handle:
+        handle.write("architectures:\n  mine: [{Flatten: {}}]\n")
+    code, last = stage(project, "check")
+    assert code == 1 and last == "error: params.yaml: architectures: unknown key; the architectures live in " \
+                                 "architectures.yaml"
 
 
 def write_csv(path, rows, header=None):
@@ -409,9 +426,9 @@ def test_a_damaged_history_is_named_with_how_to_retrain_it(project, name, text, 
 
 @pytest.mark.parametrize("change, refusal", [
     ({"architectures.ensemble_cnn": [{"Conv2D": {"filters": -3, "kernel_size": 3}}]},
-     "error: architectures.ensemble_cnn[0]: Conv2D({'filters': -3, 'kernel_size': 3}): Invalid value for argument "
+     "error: architectures.yaml: ensemble_cnn[0]: Conv2D({'filters': -3, 'kernel_size': 3}): Invalid value for argument "
      "`filters`"),
-    ({"max_params": 1000}, "error: architectures.ensemble_cnn: 331,450 parameters exceed max_params 1,000"),
+    ({"max_params": 1000}, "error: architectures.yaml: ensemble_cnn: 331,450 parameters exceed max_params 1,000"),
 ])
 def test_an_architecture_that_cannot_be_built_is_named_after_tensorflow_starts_quietly(project, change, refusal):
     set_params(project, change)

@@ -1,10 +1,7 @@
 import numpy as np
-import pytest
 
 from pipeline.document import to_html, to_markdown
-from pipeline.errors import PipelineError
 from pipeline.plots import confusion_counts, error_rates
-from pipeline.results import read_predictions
 
 
 def test_confusion_counts_and_error_rates_by_hand():
@@ -30,12 +27,3 @@ def test_markdown_and_html_show_the_same_blocks(tmp_path):
     assert "<td>x</td><td>1.0000</td>" in page and "data:image/png;base64,iVBORyBmYWtl" in page
 
 
-def test_read_predictions_keeps_digit_class_names_as_text(tmp_path):
-    """MNIST's class names are "0".."9": they must not be parsed as integers."""
-    path = tmp_path / "test_predictions.csv"
-    path.write_text("index,actual,predicted,p_0,p_1\n0,1,0,0.6,0.4\n1,0,0,0.9,0.1\n")
-    predictions, probabilities = read_predictions(str(path), ["0", "1"])
-    assert predictions["actual_id"].tolist() == [1, 0] and predictions["predicted_id"].tolist() == [0, 0]
-    np.testing.assert_allclose(probabilities, [[0.6, 0.4], [0.9, 0.1]])
-    with pytest.raises(PipelineError, match=r"test_predictions.csv: labels \['1'\] are not among the classes \['0'\]"):
-        read_predictions(str(path), ["0"])

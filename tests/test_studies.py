@@ -59,7 +59,8 @@ def test_study_004_setting_trains_without_validation(study_repo):
     assert "train@0" in ran(output)
     members = pd.read_csv(study_repo / "reports" / "members.csv", index_col="member")
     assert members["val_loss"].isna().all() and members.loc["member_0", "best_epoch"] == 2
-    summary = json.loads((study_repo / "reports" / "training.json").read_text())
+    summary = json.loads((study_repo / "data" / "predictions" / "members.json").read_text())
     assert summary["training"]["device"] == "cpu" and summary["validation"] == {"mean_accuracy": None, "mean_loss": None}
+    assert json.loads((study_repo / "reports" / "metrics.json").read_text())["members"]["mean_val_accuracy"] is None
     dvc(study_repo, "plots", "show", "-o", "plots_page")  # validation curves are empty, not an error
     assert "Training loss per member" in (study_repo / "plots_page" / "index.html").read_text()

@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 from pipeline.errors import PipelineError, run_main
-from pipeline.params import read_yaml, validate
+from pipeline.params import load_params, read_yaml, validate
 
 RECIPES_FILE = "recipes.yaml"
 
@@ -116,8 +116,7 @@ def main(argv=None):
     name, (jobs, extra) = argv[0], jobs_option(argv[1:])
     if name not in recipes:
         raise PipelineError(f"{RECIPES_FILE}: no recipe {name!r}; allowed: one of {', '.join(recipes)}")
-    with open("params.yaml", encoding="utf-8") as handle:
-        params = read_yaml(handle.read())
+    params = load_params()  # with architectures.yaml's entries, which a recipe's arch must name
     if jobs is not None:
         values = {**recipes[name], **settings_only(name, extra)}
         return run_side_by_side(name, values, validate(apply(params, values), f"{RECIPES_FILE}: {name}"), jobs)

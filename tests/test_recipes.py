@@ -28,7 +28,8 @@ def test_the_command_sets_each_value_as_dvc_reads_it():
     ("mine:\n  epochs: 3\n", "yours", "recipes.yaml: no recipe 'yours'; allowed: one of mine"),
 ])
 def test_a_bad_recipe_is_one_line_before_dvc_runs(tmp_path, monkeypatch, recipe, name, message):
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    for name_of_file in ("params.yaml", "architectures.yaml"):
+        (tmp_path / name_of_file).write_text((ROOT / name_of_file).read_text())
     (tmp_path / "recipes.yaml").write_text(recipe)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(PipelineError) as refusal:

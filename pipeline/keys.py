@@ -44,10 +44,10 @@ def project_imports(path, root="."):
     return found
 
 
-def stage_modules(entry, root="."):
-    """The module file `entry` and every project module it imports, followed through the project, NOT_KEYED left
-    out and not followed."""
-    seen, todo = set(), [entry]
+def stage_modules(name, root="."):
+    """Stage `name`'s module, stages/<name>.py, and every project module it imports, followed through the project,
+    NOT_KEYED left out and not followed."""
+    seen, todo = set(), [f"stages/{name}.py"]
     while todo:
         current = todo.pop()
         if current in seen:
@@ -57,13 +57,12 @@ def stage_modules(entry, root="."):
     return sorted(seen)
 
 
-def stage_scripts(root="."):
-    """{stage name: its module's file}: stage <name> of dvc.yaml runs stages/<name>.py (tests/test_dependencies.py
-    checks each command), so every module in stages/ but check's is a stage with a key. Found from the folder, not
-    from dvc.yaml, which DVC does not let a stage depend on."""
-    names = sorted(name[:-3] for name in os.listdir(os.path.join(root, "stages"))
-                   if name.endswith(".py") and name not in ("__init__.py", "check.py"))
-    return {name: f"stages/{name}.py" for name in names}
+def stage_names(root="."):
+    """The stages with a key: stage <name> of dvc.yaml runs stages/<name>.py (tests/test_dependencies.py checks each
+    command), so every module in stages/ but check's. Found from the folder, not from dvc.yaml, which DVC does not
+    let a stage depend on."""
+    return sorted(name[:-3] for name in os.listdir(os.path.join(root, "stages"))
+                  if name.endswith(".py") and name not in ("__init__.py", "check.py"))
 
 
 def md5(path):
@@ -71,9 +70,9 @@ def md5(path):
         return hashlib.md5(handle.read()).hexdigest()
 
 
-def stage_key(name, entry, params, root="."):
-    """The key of stage `name` (its module `entry`) under `params` (pipeline.params.load_params)."""
-    key = {"modules": {module: md5(os.path.join(root, module)) for module in stage_modules(entry, root)}}
+def stage_key(name, params, root="."):
+    """The key of stage `name` under `params` (pipeline.params.load_params)."""
+    key = {"modules": {module: md5(os.path.join(root, module)) for module in stage_modules(name, root)}}
     if name in VERSIONED_STAGES:
         key["versions"] = installed_versions()
     if name in ARCHITECTURE_STAGES:

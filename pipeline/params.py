@@ -272,9 +272,9 @@ def read_file(path):
 def load_params(path="params.yaml"):
     """The validated contents of `path`, with those of architectures.yaml beside it under "architectures"."""
     params = read_file(path)
-    if isinstance(params, dict) and "architectures" in params:
-        _fail(path, "architectures", f"unknown key; the architectures live in {ARCHITECTURES}")
     architectures_path = os.path.join(os.path.dirname(path), ARCHITECTURES)
-    if isinstance(params, dict):
+    if isinstance(params, dict):  # else validate names what is wrong with the file
+        if "architectures" in params:
+            _fail(path, "architectures", f"unknown key; the architectures live in {ARCHITECTURES}")
         params["architectures"] = read_file(architectures_path)
     return validate(params, path, architectures_path)

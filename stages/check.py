@@ -10,17 +10,17 @@ stages whose own params or modules changed (pipeline.keys).
 """
 from pipeline.errors import run_main
 from pipeline.files import write_json
-from pipeline.keys import stage_scripts, stage_key
+from pipeline.keys import stage_key, stage_names
 from pipeline.params import load_params
 from pipeline.paths import KEYS_DIR, key_path
 
 
 def main(argv=None):
     params = load_params()
-    entries = stage_scripts()
-    for name, entry in entries.items():
-        write_json(key_path(name), stage_key(name, entry, params))
-    print(f"check: params.yaml passed; the keys of {', '.join(entries)} -> {KEYS_DIR}")
+    names = stage_names()
+    for name in names:
+        write_json(key_path(name), stage_key(name, params))
+    print(f"check: params.yaml passed; the keys of {', '.join(names)} -> {KEYS_DIR}")
 
 
 if __name__ == "__main__":

@@ -54,13 +54,13 @@ def main(argv=None):
     params = load_params()
     data = prepared.load(PREPARED_DIR)
     names = data["meta"]["class_names"]
+    loaded = {member: load_record(member) for member in params["members"]}
+    histories = {member: history for member, (history, _) in loaded.items()}
+    records = {member: record for member, (_, record) in loaded.items()}
     with np.load(PREDICTIONS) as stored:  # the members' probabilities, as the ensemble stage combined them
         metrics, probabilities = ensemble_metrics(stored["train"], stored["test"], data["y_train"], data["y_test"],
                                                   params["ensemble"]["method"])
         # the members' table and curves, computed as evaluate computed reports/members.csv and training_curves.csv
-        loaded = {member: load_record(member) for member in params["members"]}
-        histories = {member: history for member, (history, _) in loaded.items()}
-        records = {member: record for member, (_, record) in loaded.items()}
         members = members_table(histories, records, stored["test"], data["y_test"])
     curves = training_curves(histories)
     first_member = params["members"][0]

@@ -6,7 +6,7 @@ The e2e side (an edit reruns exactly the stages that import the module) is in te
 import re
 
 from conftest import ROOT
-from pipeline.keys import NOT_KEYED, stage_scripts, stage_key, stage_modules
+from pipeline.keys import NOT_KEYED, stage_key, stage_modules, stage_names
 from pipeline.params import load_params, read_yaml
 from pipeline.paths import KEYS_DIR, key_path
 
@@ -27,11 +27,11 @@ def test_every_stage_depends_on_its_key_and_on_no_module():
 
 
 def test_a_key_holds_exactly_the_modules_its_stage_imports():
-    entries = stage_scripts(str(ROOT))
-    assert sorted(entries) == sorted(set(stages()) - {"check"})
-    for name, stage in stages().items():  # stage <name> runs stages/<name>.py, as stage_scripts assumes
+    names = stage_names(str(ROOT))
+    assert names == sorted(set(stages()) - {"check"})
+    for name, stage in stages().items():  # stage <name> runs stages/<name>.py, as stage_names assumes
         assert re.search(r"-m stages\.(\w+)", stage["cmd"]).group(1) == name
-    modules = {name: stage_modules(entry, str(ROOT)) for name, entry in entries.items()}
+    modules = {name: stage_modules(name, str(ROOT)) for name in names}
     assert {"stages/train.py", "pipeline/training.py", "pipeline/prepared.py", "pipeline/model.py",
             "pipeline/augment.py"} <= set(modules["train"])
     assert "pipeline/plots.py" not in modules["train"] and "pipeline/plots.py" in modules["report"]
@@ -42,9 +42,8 @@ def test_a_key_holds_exactly_the_modules_its_stage_imports():
 
 
 def test_only_train_keys_the_package_versions_and_train_and_report_the_architecture():
-    entries = stage_scripts(str(ROOT))
     params = load_params(str(ROOT / "params.yaml"))
-    keys = {name: stage_key(name, entry, params, str(ROOT)) for name, entry in entries.items()}
+    keys = {name: stage_key(name, params, str(ROOT)) for name in stage_names(str(ROOT))}
     assert sorted(keys["train"]["versions"]) == ["keras", "numpy", "tensorflow"]
     assert [name for name, key in keys.items() if "versions" in key] == ["train"]
     architecture = {params["arch"]: params["architectures"][params["arch"]]}  # the one in use, no other

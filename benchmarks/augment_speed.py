@@ -7,7 +7,8 @@ Trains member 0 of params.yaml with recipes.yaml's cpu-recipe-fashion (ensemble_
 split none, cosine with a warm-up epoch, label smoothing 0.1) twice in this process: without
 augmentation (arrays into model.fit) and with the recipe's shift 2 + flip (AugmentedImages,
 which also shuffles). Prints augment() alone on the images (best of 5) and each way's fastest epoch
-after the first, which includes compilation. Asserts nothing.
+after the first, which includes compilation; and what turning and resizing (rotate 10, scale 0.1) add to
+augment() alone. Asserts nothing.
 """
 import argparse
 import dataclasses
@@ -42,24 +43,29 @@ def main():
     recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[RECIPE],
                                     "epochs": arguments.epochs})
     base = TrainConfig.from_params(recipe)
-    shift, flip = base.augment["shift"], base.augment["flip"]
+    shift = base.augment["shift"]
     x, y, _, _ = load_data("fashion_mnist", arguments.limit)
     rng = np.random.default_rng(0)
-    seconds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        augment(x, shift, flip, rng, rng.permutation(len(x)))
-        seconds.append(time.perf_counter() - start)
-    alone = min(seconds)
+    warped = {**base.augment, "rotate": 10, "scale": 0.1}  # what turning and resizing add (MNIST's candidates)
+    alone = {}
+    for name, augmentation in (("recipe", base.augment), ("warped", warped)):
+        seconds = []
+        for _ in range(5):
+            start = time.perf_counter()
+            augment(x, augmentation, rng, rng.permutation(len(x)))
+            seconds.append(time.perf_counter() - start)
+        alone[name] = min(seconds)
 
     acceleration = detect(base.precision, base.accelerate)
     model_name = cpu_name()
     print(f"CPU: {model_name}, {os.cpu_count()} cores; {acceleration}")
     print(f"{len(x)} images of fashion_mnist, {arguments.epochs} epochs a way\n")
-    print(f"augment() alone, shift {shift} + flip {flip}: {alone:.2f} s per epoch (best of 5)")
+    print(f"augment() alone, shift {shift} + flip: {alone['recipe']:.2f} s per epoch (best of 5); with rotate "
+          f"{warped['rotate']} and scale {warped['scale']} too: {alone['warped']:.2f} s")
     fastest = {}
     augmented = f"with shift {shift} + flip"
-    for name, augmentation in (("without augmentation", {"shift": 0, "flip": False}), (augmented, base.augment)):
+    for name, augmentation in (("without augmentation", {**base.augment, "shift": 0, "flip": False}),
+                                (augmented, base.augment)):
         config = dataclasses.replace(base, augment=augmentation)
         timer = epoch_times()
         train_member(x, y, 10, config, 0, acceleration, callbacks=[timer], verbose=0)
@@ -67,7 +73,7 @@ def main():
         print(f"{name:22} epochs {' '.join(f'{value:.1f}' for value in timer.seconds)} s; fastest after the "
               f"first {fastest[name]:.1f} s", flush=True)
     with_it, without = fastest[augmented], fastest["without augmentation"]
-    print(f"\naugment() alone: {100 * alone / with_it:.1f} % of an augmented epoch; the whole difference "
+    print(f"\naugment() alone: {100 * alone['recipe'] / with_it:.1f} % of an augmented epoch; the whole difference "
           f"(augment, shuffle, PyDataset input): {with_it - without:+.1f} s, {100 * (with_it - without) / with_it:+.1f} %")
 
 

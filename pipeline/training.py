@@ -6,7 +6,7 @@ import math
 import numpy as np
 import keras
 
-from pipeline.augment import augment
+from pipeline.augment import augment, augments
 from pipeline.errors import PipelineError
 from pipeline.members import HISTORY_KEYS
 from pipeline.model import build_model, compile_model, learning_rate_of
@@ -75,16 +75,16 @@ class AugmentedImages(keras.utils.PyDataset):
     before the next one is drawn.
     """
 
-    def __init__(self, x, y, batch_size, shift, flip, seed):
+    def __init__(self, x, y, batch_size, augmentation, seed):
         super().__init__()  # one worker, no processes: NumPy augments an epoch in a fraction of a second
         self.x, self.y, self.batch_size = x, y, batch_size
-        self.shift, self.flip, self.seed, self.epoch = shift, flip, seed, 0
+        self.augmentation, self.seed, self.epoch = augmentation, seed, 0
         self.images, self.labels = self.draw()
 
     def draw(self):
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(len(self.x))
-        return augment(self.x, self.shift, self.flip, rng, order), self.y[order]
+        return augment(self.x, self.augmentation, rng, order), self.y[order]
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -170,7 +170,7 @@ class TrainConfig:
     lr_schedule: list | str  # [[epoch, factor], ...] or "cosine"
     warmup_epochs: int
     label_smoothing: float
-    augment: dict  # {shift: pixels, flip: bool}
+    augment: dict  # {shift: pixels, rotate: degrees, scale: fraction, flip: bool}
     precision: str
     accelerate: str
     threads: int | None
@@ -246,9 +246,9 @@ def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), 
     labels = (lambda indices: keras.utils.to_categorical(y[indices], num_classes)) if config.label_smoothing else (
         lambda indices: y[indices])  # label smoothing needs one-hot targets (CategoricalCrossentropy)
     validation = (x[validation_index], labels(validation_index)) if len(validation_index) else None
-    if config.augment["shift"] or config.augment["flip"]:
-        inputs = dict(x=AugmentedImages(x_train, labels(train_index), config.batch_size, config.augment["shift"],
-                                        config.augment["flip"], member_seed(config.seed, member)),
+    if augments(config.augment):
+        inputs = dict(x=AugmentedImages(x_train, labels(train_index), config.batch_size, config.augment,
+                                        member_seed(config.seed, member)),
                       shuffle=False)  # AugmentedImages shuffles from the member's seed
     else:
         inputs = dict(x=x_train, y=labels(train_index), batch_size=config.batch_size)

@@ -14,6 +14,8 @@ from pipeline import recipes
 from pipeline.errors import PipelineError
 from pipeline.params import load_params, read_yaml, validate
 
+NO_AUGMENT = {"shift": 0, "rotate": 0, "scale": 0, "flip": False}  # train.augment as params.yaml ships it
+
 
 @pytest.fixture
 def params():
@@ -64,13 +66,18 @@ def test_shipped_params_are_valid(params):
     ({"train": {"label_smoothing": 1.0}}, "params.yaml: train.label_smoothing: 1.0 is not allowed; allowed: a number "
                                           "from 0 up to (not including) 1"),
     ({"train": {"label_smoothing": True}}, "params.yaml: train.label_smoothing: True is not allowed"),
-    ({"train": {"augment": {"shift": -1, "flip": False}}}, "params.yaml: train.augment.shift: -1 is not allowed; "
+    ({"train": {"augment": {**NO_AUGMENT, "shift": -1}}}, "params.yaml: train.augment.shift: -1 is not allowed; "
                                                            "allowed: an integer from 0 to 14 (pixels)"),
-    ({"train": {"augment": {"shift": 1.5, "flip": False}}}, "params.yaml: train.augment.shift: 1.5 is not allowed"),
-    ({"train": {"augment": {"shift": 0, "flip": "yes"}}}, "params.yaml: train.augment.flip: 'yes' is not allowed; "
+    ({"train": {"augment": {**NO_AUGMENT, "shift": 1.5}}}, "params.yaml: train.augment.shift: 1.5 is not allowed"),
+    ({"train": {"augment": {**NO_AUGMENT, "flip": "yes"}}}, "params.yaml: train.augment.flip: 'yes' is not allowed; "
                                                           "allowed: true or false"),
-    ({"train": {"augment": {"shift": 0, "flip": False, "rotate": 5}}}, "params.yaml: train.augment.rotate: unknown "
-                                                                       "key; allowed keys here: shift, flip"),
+    ({"train": {"augment": {**NO_AUGMENT, "rotation": 5}}}, "params.yaml: train.augment.rotation: unknown key "
+                                                             "(did you mean 'train.augment.rotate'?); allowed keys "
+                                                             "here: shift, rotate, scale, flip"),
+    ({"train": {"augment": {**NO_AUGMENT, "rotate": -5}}}, "params.yaml: train.augment.rotate: -5 is not allowed; "
+                                                          "allowed: a number from 0 to 180 (degrees)"),
+    ({"train": {"augment": {**NO_AUGMENT, "scale": 1}}}, "params.yaml: train.augment.scale: 1 is not allowed; "
+                                                        "allowed: a number from 0 up to (not including) 1"),
     ({"train": {"lr_schedule": [[120, 0.1], [80, 0.01]]}}, "params.yaml: train.lr_schedule: [[120, 0.1], [80, 0.01]]"),
     ({"train": {"early_stopping": "no"}}, "params.yaml: train.early_stopping: 'no' is not allowed; allowed: true or"),
     ({"ensemble": {"method": "median"}}, "params.yaml: ensemble.method: 'median' is not allowed; allowed: one of "

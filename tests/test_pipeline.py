@@ -96,8 +96,8 @@ def test_a_module_edit_reruns_exactly_the_stages_that_import_it(repo, module, st
         dvc(repo, "checkout", "--force")
     assert "up to date" in dvc(repo, "status")
 
-EXP_SHOW_COLUMNS = 66  # DVC's 5, 10 metrics, 34 params, 17 deps: a key per stage, the data (docs/pipeline.md)
-PARAMS_COLUMNS = 34  # every key of params.yaml: DVC shows the default params file whole
+EXP_SHOW_COLUMNS = 68  # DVC's 5, 10 metrics, 36 params, 17 deps: a key per stage, the data (docs/pipeline.md)
+PARAMS_COLUMNS = 36  # every key of params.yaml: DVC shows the default params file whole
 REPORT_SECTIONS = ["Ensemble (mean of the members' softmax outputs)", "Members", "Per class (ensemble, test set)",
                    "Training", "Data", "Model: ensemble_cnn (member 0)", "Run"]
 FIGURES = ["samples", "class_means", "training_curves", "confusion_matrix", "error_matrix", "misclassified", "weights"]

@@ -9,6 +9,7 @@ from pipeline.params import load_params
 from pipeline.training import (AugmentedImages, HistoryFile, KeepBestWeights, TrainConfig, cosine_schedule,
                                member_split, standardizer, step_schedule, train_member)
 
+SHIFT_2 = {"shift": 2, "rotate": 0, "scale": 0, "flip": False}  # train.augment
 TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
 
 
@@ -50,7 +51,7 @@ def tiny_config(**overrides):
     values = dict(seed=0, epochs=3, batch_size=32, split="per_member", normalize="scale", arch="tiny",
                   architecture=TINY, activation=None, dropout=None, max_params=None, optimizer="nadam",
                   learning_rate=0.002, validation_fraction=0.25, early_stopping=True, patience=10, keep_best=True,
-                  lr_schedule=[], warmup_epochs=0, label_smoothing=0.0, augment={"shift": 0, "flip": False},
+                  lr_schedule=[], warmup_epochs=0, label_smoothing=0.0, augment={"shift": 0, "rotate": 0, "scale": 0, "flip": False},
                   precision="float32", accelerate="off", threads=None)
     return TrainConfig(**{**values, **overrides})
 
@@ -255,20 +256,20 @@ def bright_quarter(image):
 
 def test_augmented_images_are_redrawn_each_epoch_from_the_seed_with_their_labels():
     x, y = tiny_data(100)
-    dataset = AugmentedImages(x, y, 32, shift=2, flip=False, seed=5)
+    dataset = AugmentedImages(x, y, 32, SHIFT_2, seed=5)
     assert len(dataset) == 4 and [len(dataset[i][0]) for i in range(4)] == [32, 32, 32, 4]
     first, first_labels = dataset.images.copy(), dataset.labels.copy()
     assert first.shape == x.shape and first.dtype == x.dtype and not np.array_equal(first_labels, y)  # shuffled
     assert [bright_quarter(image) for image in first] == list(first_labels)  # each label still with its image
     dataset.on_epoch_end()
     assert not np.array_equal(dataset.images, first)
-    np.testing.assert_array_equal(AugmentedImages(x, y, 32, shift=2, flip=False, seed=5).images, first)
-    assert not np.array_equal(AugmentedImages(x, y, 32, shift=2, flip=False, seed=6).images, first)
+    np.testing.assert_array_equal(AugmentedImages(x, y, 32, SHIFT_2, seed=5).images, first)
+    assert not np.array_equal(AugmentedImages(x, y, 32, SHIFT_2, seed=6).images, first)
 
 
 @pytest.mark.parametrize("acceleration", [PLAIN, FAST], ids=["off", "auto"])
 def test_augmented_training_is_deterministic_per_seed(acceleration):
-    recipe = dict(augment={"shift": 2, "flip": True}, acceleration=acceleration, epochs=2)
+    recipe = dict(augment={**SHIFT_2, "rotate": 10, "scale": 0.1, "flip": True}, acceleration=acceleration, epochs=2)
     model_a, history_a, _ = train_tiny(**recipe)
     model_b, history_b, _ = train_tiny(**recipe)
     assert history_a == history_b

@@ -6,7 +6,8 @@
 `run` clones this checkout (its committed state) once per recipe into a temporary folder, links this checkout's
 .venv into it (the install is not timed), and times one command from its start to the report:
 `dvc exp run` for `default` (params.yaml as committed), `python -m pipeline.recipes NAME` for a recipe of
-recipes.yaml (`NAME:jobs=2` adds `--jobs 2`). Nothing comes from a run-cache: each clone starts without one.
+recipes.yaml (`NAME:jobs=2` adds `--jobs 2`; `notebook` is the peer: the defaults trained the notebook's way).
+Nothing comes from a run-cache: each clone starts without one.
 Then the recipe's other TTA setting (none, or the recipe's views when it has none: flip for Fashion-MNIST,
 the shifts for MNIST) is one more point: `dvc exp run -S ensemble.tta=...` reruns evaluate onwards, and its
 wall time is the first run's plus that rerun's. Each finished recipe is written to the JSON file at once, so an

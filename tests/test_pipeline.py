@@ -212,10 +212,10 @@ def test_the_recipes_run_through_their_command_as_named_experiments(repo):
     python = str(repo / ".venv" / "bin" / "python")
     listed = run(repo, python, "-m", "pipeline.recipes", "--list")
     assert ("recipes in recipes.yaml: cpu-recipe-fashion, cpu-recipe-mnist, resnet-fashion, fast, fast-mnist, "
-            "best-cpu, best-cpu-mnist") in listed
+            "best-cpu, best-cpu-mnist, notebook") in listed
     targets = {"fast": [], "cpu-recipe-fashion": ["train@0", "train@1"], "resnet-fashion": ["train@0", "train@1"],
                "cpu-recipe-mnist": ["check"], "fast-mnist": ["check"], "best-cpu": ["check"],
-               "best-cpu-mnist": ["check"]}
+               "best-cpu-mnist": ["check"], "notebook": ["check"]}
     for name, stages in targets.items():
         run(repo, "git", "checkout", "params.yaml")  # each from the default params
         output = run(repo, python, "-m", "pipeline.recipes", name, "-S", "epochs=2", *stages)

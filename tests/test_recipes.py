@@ -35,3 +35,20 @@ def test_a_bad_recipe_is_one_line_before_dvc_runs(tmp_path, monkeypatch, recipe,
     with pytest.raises(PipelineError) as refusal:
         recipes.main([name])
     assert str(refusal.value).startswith(message)
+
+
+def test_a_recipe_starts_from_another_and_its_own_values_win(tmp_path):
+    (tmp_path / "recipes.yaml").write_text("base: &base\n  arch: resnet\n  epochs: 30\n"
+                                           "short: &short\n  <<: *base\n  epochs: 2\n"
+                                           "shorter:\n  <<: *short\n  members: [0]\n")
+    assert recipes.load(str(tmp_path / "recipes.yaml")) == {
+        "base": {"arch": "resnet", "epochs": 30}, "short": {"arch": "resnet", "epochs": 2},
+        "shorter": {"arch": "resnet", "epochs": 2, "members": [0]}}
+
+
+def test_the_shipped_recipes_that_build_on_others_differ_only_where_they_say():
+    shipped = recipes.load(str(ROOT / recipes.RECIPES_FILE))
+    assert shipped["best-cpu-mnist"] == {**shipped["fast-mnist"], "members": list(range(8))}
+    assert shipped["best-cpu"] == {**shipped["resnet-fashion"], "members": [0]}
+    assert shipped["cpu-recipe-mnist"] == {**shipped["cpu-recipe-fashion"], "dataset": "mnist",
+                                           "train.augment.flip": False}

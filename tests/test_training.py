@@ -51,7 +51,7 @@ def tiny_config(**overrides):
     values = dict(seed=0, epochs=3, batch_size=32, split="per_member", normalize="scale", arch="tiny",
                   architecture=TINY, activation=None, dropout=None, max_params=None, optimizer="nadam",
                   learning_rate=0.002, validation_fraction=0.25, early_stopping=True, patience=10, keep_best=True,
-                  lr_schedule=[], warmup_epochs=0, label_smoothing=0.0, augment={"shift": 0, "rotate": 0, "scale": 0, "flip": False},
+                  lr_schedule=[], warmup_epochs=0, label_smoothing=0.0, augment={**SHIFT_2, "shift": 0},
                   precision="float32", accelerate="off", threads=None)
     return TrainConfig(**{**values, **overrides})
 

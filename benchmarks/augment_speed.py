@@ -7,7 +7,7 @@ Trains member 0 of params.yaml with recipes.yaml's cpu-recipe-fashion (ensemble_
 split none, cosine with a warm-up epoch, label smoothing 0.1) twice in this process: without
 augmentation (arrays into model.fit) and with the recipe's shift 2 + flip (AugmentedImages,
 which also shuffles). Prints augment() alone on the images (best of 5) and each way's fastest epoch
-after the first, which includes compilation; and what turning and resizing (rotate 10, scale 0.1) add to
+after the first, which includes compilation; and what turning and resizing (rotate 10, zoom 0.1) add to
 augment() alone. Asserts nothing.
 """
 import argparse
@@ -46,7 +46,7 @@ def main():
     shift = base.augment["shift"]
     x, y, _, _ = load_data("fashion_mnist", arguments.limit)
     rng = np.random.default_rng(0)
-    warped = {**base.augment, "rotate": 10, "scale": 0.1}  # what turning and resizing add (MNIST's candidates)
+    warped = {**base.augment, "rotate": 10, "zoom": 0.1}  # what turning and resizing add (MNIST's candidates)
     alone = {}
     for name, augmentation in (("recipe", base.augment), ("warped", warped)):
         seconds = []
@@ -61,7 +61,7 @@ def main():
     print(f"CPU: {model_name}, {os.cpu_count()} cores; {acceleration}")
     print(f"{len(x)} images of fashion_mnist, {arguments.epochs} epochs a way\n")
     print(f"augment() alone, shift {shift} + flip: {alone['recipe']:.2f} s per epoch (best of 5); with rotate "
-          f"{warped['rotate']} and scale {warped['scale']} too: {alone['warped']:.2f} s")
+          f"{warped['rotate']} and zoom {warped['zoom']} too: {alone['warped']:.2f} s")
     fastest = {}
     augmented = f"with shift {shift} + flip"
     for name, augmentation in (("without augmentation", {**base.augment, "shift": 0, "flip": False}),

@@ -71,17 +71,17 @@ def flip_images(images, rng):
 
 
 def augment(images, augmentation, rng, order=None):
-    """A new array: images[order] with params.yaml's `train.augment` applied ({shift, rotate, scale, flip}):
-    shifted by up to `shift` pixels, turned by up to `rotate` degrees and resized by up to `scale`, and half of
+    """A new array: images[order] with params.yaml's `train.augment` applied ({shift, rotate, zoom, flip}):
+    shifted by up to `shift` pixels, turned by up to `rotate` degrees and resized by up to `zoom`, and half of
     them mirrored if `flip`."""
     moved = shift_images(images, augmentation["shift"], rng, order)
-    rotate, scale = augmentation["rotate"], augmentation["scale"]
-    if rotate or scale:
-        degrees, factors = rng.uniform(-rotate, rotate, len(moved)), rng.uniform(1 - scale, 1 + scale, len(moved))
+    rotate, zoom = augmentation["rotate"], augmentation["zoom"]
+    if rotate or zoom:
+        degrees, factors = rng.uniform(-rotate, rotate, len(moved)), rng.uniform(1 - zoom, 1 + zoom, len(moved))
         moved = warp_images(moved, degrees, factors)
     return flip_images(moved, rng) if augmentation["flip"] else moved
 
 
 def augments(augmentation):
     """Whether `train.augment` changes the images at all."""
-    return any(augmentation[name] for name in ("shift", "rotate", "scale", "flip"))
+    return any(augmentation[name] for name in ("shift", "rotate", "zoom", "flip"))

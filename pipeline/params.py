@@ -132,7 +132,7 @@ SCHEMA = {
         "augment": {
             "shift": (lambda v: non_negative_int(v) and v <= 14, "an integer from 0 to 14 (pixels)"),
             "rotate": (lambda v: _is_number(v) and 0 <= v <= 180, "a number from 0 to 180 (degrees)"),
-            "scale": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
+            "zoom": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
             "flip": (lambda v: isinstance(v, bool), "true or false"),
         },
         "precision": (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),

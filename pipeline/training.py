@@ -170,7 +170,7 @@ class TrainConfig:
     lr_schedule: list | str  # [[epoch, factor], ...] or "cosine"
     warmup_epochs: int
     label_smoothing: float
-    augment: dict  # {shift: pixels, rotate: degrees, scale: fraction, flip: bool}
+    augment: dict  # {shift: pixels, rotate: degrees, zoom: fraction, flip: bool}
     precision: str
     accelerate: str
     threads: int | None

@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.augment import augment, augments, flip_images, shift_images, warp_images
 
-NONE = {"shift": 0, "rotate": 0, "scale": 0, "flip": False}  # train.augment as params.yaml ships it
+NONE = {"shift": 0, "rotate": 0, "zoom": 0, "flip": False}  # train.augment as params.yaml ships it
 
 
 def images(count=50, seed=0):
@@ -17,8 +17,8 @@ def square(count=20):
     return x
 
 
-@pytest.mark.parametrize("augmentation", [{**NONE, "shift": 2, "flip": True}, {**NONE, "rotate": 10, "scale": 0.1},
-                                          {"shift": 1, "rotate": 15, "scale": 0.2, "flip": True}])
+@pytest.mark.parametrize("augmentation", [{**NONE, "shift": 2, "flip": True}, {**NONE, "rotate": 10, "zoom": 0.1},
+                                          {"shift": 1, "rotate": 15, "zoom": 0.2, "flip": True}])
 def test_same_seed_same_images_and_shape_kept(augmentation):
     x = images()
     first = augment(x, augmentation, np.random.default_rng(7))
@@ -29,12 +29,12 @@ def test_same_seed_same_images_and_shape_kept(augmentation):
 
 
 def test_turn_and_resize_left_at_zero_draw_nothing():
-    """The default run's images (shift and flip only) are what they were before rotate and scale existed."""
+    """The default run's images (shift and flip only) are what they were before rotate and zoom existed."""
     x, rng = images(), np.random.default_rng(7)
     expected = flip_images(shift_images(x, 2, rng), rng)
     np.testing.assert_array_equal(augment(x, {**NONE, "shift": 2, "flip": True}, np.random.default_rng(7)), expected)
     assert not augments(NONE) and all(augments({**NONE, name: value})
-                                      for name, value in (("shift", 1), ("rotate", 5), ("scale", 0.1), ("flip", True)))
+                                      for name, value in (("shift", 1), ("rotate", 5), ("zoom", 0.1), ("flip", True)))
 
 
 def test_shift_moves_each_image_within_the_limit_and_fills_zeros():

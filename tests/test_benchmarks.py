@@ -36,4 +36,4 @@ def test_the_recipe_benchmarks_train_the_recipe_of_recipes_yaml():
     expected = TrainConfig.from_params(recipes.apply(load_params(str(ROOT / "params.yaml")), {**recipe, "epochs": 3}))
     assert recipe_cost.configs(3)["recipe"] == expected
     assert (expected.arch, expected.split, expected.augment) == (
-        "ensemble_cnn_bn", "none", {"shift": 2, "rotate": 0, "scale": 0, "flip": True})
+        "ensemble_cnn_bn", "none", {"shift": 2, "rotate": 0, "zoom": 0, "flip": True})

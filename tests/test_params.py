@@ -14,7 +14,7 @@ from pipeline import recipes
 from pipeline.errors import PipelineError
 from pipeline.params import load_params, read_yaml, validate
 
-NO_AUGMENT = {"shift": 0, "rotate": 0, "scale": 0, "flip": False}  # train.augment as params.yaml ships it
+NO_AUGMENT = {"shift": 0, "rotate": 0, "zoom": 0, "flip": False}  # train.augment as params.yaml ships it
 
 
 @pytest.fixture
@@ -73,11 +73,11 @@ def test_shipped_params_are_valid(params):
                                                           "allowed: true or false"),
     ({"train": {"augment": {**NO_AUGMENT, "rotation": 5}}}, "params.yaml: train.augment.rotation: unknown key "
                                                              "(did you mean 'train.augment.rotate'?); allowed keys "
-                                                             "here: shift, rotate, scale, flip"),
+                                                             "here: shift, rotate, zoom, flip"),
     ({"train": {"augment": {**NO_AUGMENT, "rotate": -5}}}, "params.yaml: train.augment.rotate: -5 is not allowed; "
                                                           "allowed: a number from 0 to 180 (degrees)"),
-    ({"train": {"augment": {**NO_AUGMENT, "scale": 1}}}, "params.yaml: train.augment.scale: 1 is not allowed; "
-                                                        "allowed: a number from 0 up to (not including) 1"),
+    ({"train": {"augment": {**NO_AUGMENT, "zoom": 1}}}, "params.yaml: train.augment.zoom: 1 is not allowed; "
+                                                       "allowed: a number from 0 up to (not including) 1"),
     ({"train": {"lr_schedule": [[120, 0.1], [80, 0.01]]}}, "params.yaml: train.lr_schedule: [[120, 0.1], [80, 0.01]]"),
     ({"train": {"early_stopping": "no"}}, "params.yaml: train.early_stopping: 'no' is not allowed; allowed: true or"),
     ({"ensemble": {"method": "median"}}, "params.yaml: ensemble.method: 'median' is not allowed; allowed: one of "

@@ -9,7 +9,7 @@ from pipeline.params import load_params
 from pipeline.training import (AugmentedImages, HistoryFile, KeepBestWeights, TrainConfig, cosine_schedule,
                                member_split, standardizer, step_schedule, train_member)
 
-SHIFT_2 = {"shift": 2, "rotate": 0, "scale": 0, "flip": False}  # train.augment
+SHIFT_2 = {"shift": 2, "rotate": 0, "zoom": 0, "flip": False}  # train.augment
 TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
 
 
@@ -269,7 +269,7 @@ def test_augmented_images_are_redrawn_each_epoch_from_the_seed_with_their_labels
 
 @pytest.mark.parametrize("acceleration", [PLAIN, FAST], ids=["off", "auto"])
 def test_augmented_training_is_deterministic_per_seed(acceleration):
-    recipe = dict(augment={**SHIFT_2, "rotate": 10, "scale": 0.1, "flip": True}, acceleration=acceleration, epochs=2)
+    recipe = dict(augment={**SHIFT_2, "rotate": 10, "zoom": 0.1, "flip": True}, acceleration=acceleration, epochs=2)
     model_a, history_a, _ = train_tiny(**recipe)
     model_b, history_b, _ = train_tiny(**recipe)
     assert history_a == history_b

@@ -84,4 +84,4 @@ def augment(images, augmentation, rng, order=None):
 
 def augments(augmentation):
     """Whether `train.augment` changes the images at all."""
-    return any(augmentation[name] for name in ("shift", "rotate", "zoom", "flip"))
+    return any(augmentation.values())

@@ -37,3 +37,27 @@ def test_the_recipe_benchmarks_train_the_recipe_of_recipes_yaml():
     assert recipe_cost.configs(3)["recipe"] == expected
     assert (expected.arch, expected.split, expected.augment) == (
         "ensemble_cnn_bn", "none", {"shift": 2, "rotate": 0, "zoom": 0, "flip": True})
+
+
+def test_frontier_draws_one_panel_per_dataset_with_the_points_of_other_sittings(tmp_path, capsys):
+    """frontier.py plot: this sitting's points, the `earlier` ones (other sittings) and an errored run left out."""
+    from PIL import Image
+
+    from benchmarks import frontier
+
+    def found(recipe, dataset, seconds, accuracy, tta=()):
+        return {"recipe": recipe, "dataset": dataset, "members": 1, "tta": list(tta), "wall_seconds": seconds,
+                "ensemble_test_accuracy": accuracy}
+
+    results = tmp_path / "frontier.json"
+    results.write_text(json.dumps({
+        "cpu": "a CPU", "cpus": 2,
+        "points": [found("fast", "fashion_mnist", 440.0, 0.9357, ["flip"]), found("default", "mnist", 3600.0, 0.9961),
+                   {"recipe": "best-cpu", "error": "exit 1"}],
+        "earlier": [{**found("notebook", "fashion_mnist", 5000.0, 0.935), "source": "../elsewhere/"}]}))
+    frontier.main(["plot", str(results)])
+    written = tmp_path / "frontier.png"
+    assert capsys.readouterr().out.strip() == str(written)
+    with Image.open(written) as image:
+        # Two datasets: two 6 x 4.5 inch panels side by side at 120 dpi.
+        assert (image.format, image.size) == ("PNG", (1440, 540))

@@ -7,10 +7,10 @@
 #   2. .venv/bin/python in the current folder or the nearest parent that has one
 #      (queued experiments run in .dvc/tmp/exps/<id>/ inside the project);
 #   3. python3 on PATH.
-# A module (-m) runs under pipeline.lifeline, which stops it when DVC, its parent, stops.
+# A module (-m) runs under pipeline.runtime.lifeline, which stops it when DVC, its parent, stops.
 if [ "${1:-}" = "-m" ]; then
   export PIPELINE_PARENT_PID=$PPID  # DVC: this shell execs Python, so Python's parent is the same
-  set -- -m pipeline.lifeline "$@"
+  set -- -m pipeline.runtime.lifeline "$@"
 fi
 if [ -n "${PROJECT_PYTHON:-}" ]; then
   if ! command -v "$PROJECT_PYTHON" >/dev/null 2>&1; then

@@ -21,7 +21,7 @@ def load_data(dataset, limit=None, source_dir=None, test_limit=None):
     """(x_train, y_train, x_test, y_test) of `dataset` as a member's input: the first `limit` training and `test_limit`
     test images (None: all), fetched as the fetch stage does (from `source_dir` when given)."""
     from pipeline.datasets import DATASETS, fetch, load_raw
-    from pipeline.preprocess import to_inputs
+    from pipeline.prepare import to_inputs
 
     environ = dict(os.environ)
     if source_dir:

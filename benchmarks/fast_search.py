@@ -7,7 +7,7 @@ The candidate is the default params.yaml with the -S values (dotted keys, as rec
 trained through the train stage's own train_member with split `fixed`: every member holds out the same
 validation images, so members' predictions combine into an ensemble's. Validation accuracy is printed with and
 without each test-time view (pipeline.inference.VIEWS); the test set is not read. Run two members side by side
-with `taskset -c 0` / `taskset -c 1` and `--threads 1` to time what `pipeline.parallel --jobs 2` would.
+with `taskset -c 0` / `taskset -c 1` and `--threads 1` to time what `pipeline.runtime.side_by_side --jobs 2` would.
 """
 import argparse
 import json

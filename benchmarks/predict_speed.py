@@ -4,7 +4,7 @@
 
 Run in a project after `dvc repro` (it needs models/, data/ and export/). evaluate predicts with
 each member in turn (batch 1024) and averages in NumPy; predict reads the dataset's test IDX
-file, scales it (pipeline.preprocess) and runs the exported ensemble (batch 1024), writing CSV
+file, scales it (pipeline.prepare) and runs the exported ensemble (batch 1024), writing CSV
 rows. Model loading is timed apart. Prints figures; asserts nothing.
 """
 import argparse
@@ -18,13 +18,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import pipeline.quiet_keras  # noqa: E402,F401  (first: Keras without TensorFlow's start-up log)
+import pipeline.runtime.quiet_keras  # noqa: E402,F401  (first: Keras without TensorFlow's start-up log)
 
 import numpy as np  # noqa: E402
 
 from pipeline import predict as predict_module  # noqa: E402
 from pipeline.datasets import FILES  # noqa: E402
-from pipeline.files import read_json  # noqa: E402
+from pipeline.runtime.files import read_json  # noqa: E402
 from pipeline.members import load_member  # noqa: E402
 from pipeline.metrics import average_probabilities  # noqa: E402
 from pipeline.params import load_params  # noqa: E402

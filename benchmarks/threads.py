@@ -7,7 +7,7 @@ Trains member 0 of params.yaml (the default recipe) in child processes, each a f
 with train.threads 1 on one CPU and on all of them, with train.threads 2 and with TensorFlow's
 default (null), and prints a digest of the kept weights, the first epoch's loss and the time. Then
 members 0 and 1 one after the other (train.threads null, all CPUs) against both at once, each
-pinned to its own CPU with train.threads 1 (as `python -m pipeline.parallel --jobs 2` trains
+pinned to its own CPU with train.threads 1 (as `python -m pipeline.runtime.side_by_side --jobs 2` trains
 them). Prints figures; asserts nothing.
 """
 import argparse
@@ -27,7 +27,7 @@ from benchmarks.common import cpu_name  # noqa: E402
 
 def train(member, threads, limit, epochs):
     """Train `member` in this process; print {digest, first_loss, seconds, threads} as JSON."""
-    import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
+    import pipeline.runtime.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
     from benchmarks.common import load_data
     from pipeline.acceleration import detect, thread_counts
     from pipeline.params import load_params

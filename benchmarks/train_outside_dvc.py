@@ -24,7 +24,7 @@ sys.path.insert(0, ROOT)
 import keras  # noqa: E402  (after sys.path, so `pipeline` imports from this checkout)
 
 from pipeline.datasets import DATASETS  # noqa: E402
-from pipeline.files import write_json  # noqa: E402
+from pipeline.runtime.files import write_json  # noqa: E402
 from pipeline.model import count_params  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 from pipeline.acceleration import detect  # noqa: E402

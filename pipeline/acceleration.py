@@ -7,9 +7,8 @@ through Keras, so this works on any Keras backend, TensorFlow not required.
 import dataclasses
 import os
 
-import keras
-
 from pipeline.options import ACCELERATE
+from pipeline.runtime.quiet_keras import keras
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # without one of these, bfloat16 is emulated and slow
 STEPS_PER_EXECUTION = 32  # batches per call into the compiled function: less Python between batches

@@ -15,8 +15,8 @@ import zlib
 
 import numpy as np
 
-from pipeline.errors import PipelineError
-from pipeline.files import atomic_path
+from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.files import atomic_path
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -1,20 +1,18 @@
 """The trained members as one Keras model, combined as `ensemble.method` says (pipeline.metrics does the same in NumPy).
 
-Input: images shaped (N, 28, 28, 1), float32 in [0, 1] (pipeline.preprocess). Output: (N, classes) float32
+Input: images shaped (N, 28, 28, 1), float32 in [0, 1] (pipeline.prepare). Output: (N, classes) float32
 probabilities, each row summing to 1. Each member keeps its own layers, including the standardisation layer
 of `normalize: standardize`, and its own dtype policy (mixed bfloat16 where it trained so), so the model
 computes what evaluate computed.
 """
-import os
-
-import keras
 import numpy as np
 
-from pipeline.errors import PipelineError
 from pipeline.inference import PREDICT_BATCH_SIZE, view
 from pipeline.metrics import ENSEMBLE_METHODS, vote_probabilities
 from pipeline.paths import ENSEMBLE_MODEL
-
+from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.files import load_keras_file
+from pipeline.runtime.quiet_keras import keras
 
 
 @keras.saving.register_keras_serializable(package="cnn_ensembles")
@@ -41,7 +39,7 @@ class View(keras.layers.Layer):
         return {**super().get_config(), "view_name": self.view_name}
 
 
-def combine(members, method, input_shape=(28, 28, 1), tta=()):
+def build_ensemble(members, method, input_shape=(28, 28, 1), tta=()):
     """One model: every Keras model in `members` on the same input, each averaged over the image and its `tta`
     views (pipeline.inference), combined by `method` (an ENSEMBLE_METHODS name)."""
     if method not in ENSEMBLE_METHODS:
@@ -82,13 +80,9 @@ def check_against_ensemble(model, x_test, method, predictions_path):
     return gap
 
 
+REBUILD = "run `dvc repro export` (after `dvc repro` has trained the members)"  # how a missing export is made
+
+
 def load_ensemble(path=ENSEMBLE_MODEL):
     """The exported ensemble; a missing or damaged file is one PipelineError saying how to rebuild it."""
-    rebuild = "run `dvc repro export` (after `dvc repro` has trained the members)"
-    if not os.path.exists(path):
-        raise PipelineError(f"{path}: missing; {rebuild}")
-    try:
-        return keras.models.load_model(path)
-    except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise PipelineError(f"{path}: not a loadable Keras model ({reason}); {rebuild}") from None
+    return load_keras_file(path, REBUILD)

@@ -16,7 +16,7 @@ VIEWS = ("flip", *SHIFTS)  # flip: mirrored left to right (right for clothing, w
 
 def view(images, name):
     """`images` (N, H, W, C) seen as `name` says (VIEWS): a Keras tensor, for NumPy and symbolic inputs alike."""
-    import keras
+    from pipeline.runtime.quiet_keras import keras
 
     if name == "flip":
         return keras.ops.flip(images, axis=2)
@@ -33,7 +33,7 @@ def view(images, name):
 
 def predict_member(model, images, tta=(), batch_size=PREDICT_BATCH_SIZE):
     """float32 (N, classes): `model`'s softmax outputs on `images`, averaged over the image and its `tta` views."""
-    import keras
+    from pipeline.runtime.quiet_keras import keras
 
     outputs = [model.predict(images, batch_size=batch_size, verbose=0)]
     for name in tta:

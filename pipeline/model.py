@@ -7,11 +7,11 @@ unit per class, is always appended here, sized by the number of classes in the d
 """
 import inspect
 
-import keras
-
-from pipeline.errors import PipelineError
 from pipeline.options import OPTIMIZERS
+from pipeline.params import is_int
 from pipeline.paths import ARCHITECTURES
+from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.quiet_keras import keras
 
 OUTPUT_ARGUMENTS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer")
 RESNET_ARGUMENTS = {"depth": None, "num_filters": 16, "activation": "relu",
@@ -97,7 +97,8 @@ def override(arguments, layer_type, activation=None, dropout=None):
 
 
 def make_layer(layer_type, arguments, where):
-    """One Keras layer of type `layer_type` (BatchNormalization: this project's fused one); `where` names it in errors."""
+    """One Keras layer of type `layer_type` (BatchNormalization: this project's fused one); `where` names it in
+    errors."""
     layer_class = FusedBatchNormalization if layer_type == "BatchNormalization" else getattr(keras.layers, layer_type)
     _check_arguments(arguments, _allowed_arguments(layer_class), layer_type, where)
     try:
@@ -123,8 +124,9 @@ def resnet_v1(x, where, **arguments):
     _check_arguments(arguments, list(RESNET_ARGUMENTS), "ResNetV1", where)
     options = {**RESNET_ARGUMENTS, **arguments}
     depth = options.pop("depth")
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 2 or (depth - 2) % 6 != 0:
-        raise PipelineError(f"{where}: ResNetV1 depth {depth!r} is not allowed; allowed: 6n + 2 (2, 8, 14, 20, 32, ...)")
+    if not is_int(depth) or depth < 2 or (depth - 2) % 6 != 0:
+        raise PipelineError(f"{where}: ResNetV1 depth {depth!r} is not allowed; "
+                            "allowed: 6n + 2 (2, 8, 14, 20, 32, ...)")
     num_filters, activation = options.pop("num_filters"), options.pop("activation")
     x = resnet_layer(x, num_filters, activation=activation, **options)
     for stack in range(3):
@@ -151,11 +153,10 @@ def preact_resnet(x, where, **arguments):
     _check_arguments(arguments, list(PREACT_ARGUMENTS), "PreActResNet", where)
     options = {**PREACT_ARGUMENTS, **arguments}
     filters, blocks = options["filters"], options["blocks"]
-    if not (isinstance(filters, list) and filters and all(isinstance(f, int) and not isinstance(f, bool) and f > 0
-                                                          for f in filters)):
+    if not (isinstance(filters, list) and filters and all(is_int(f) and f > 0 for f in filters)):
         raise PipelineError(f"{where}: PreActResNet filters {filters!r} is not allowed; allowed: a list of "
                             "integers >= 1, one per stage, e.g. [32, 64, 128]")
-    if not isinstance(blocks, int) or isinstance(blocks, bool) or blocks < 1:
+    if not is_int(blocks) or blocks < 1:
         raise PipelineError(f"{where}: PreActResNet blocks {blocks!r} is not allowed; allowed: an integer >= 1")
 
     def convolution(width, size, strides=1):

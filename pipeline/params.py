@@ -10,16 +10,17 @@ import os
 from ruamel.yaml import YAML, YAMLError
 
 from pipeline.datasets import DATASETS
-from pipeline.errors import PipelineError
-from pipeline.metrics import ENSEMBLE_METHODS
 from pipeline.inference import VIEWS
+from pipeline.metrics import ENSEMBLE_METHODS
 from pipeline.options import ACCELERATE, NORMALIZE, OPTIMIZERS, PRECISIONS, SPLITS
 from pipeline.paths import ARCHITECTURES, OWN_DATA_DIR
+from pipeline.runtime.errors import PipelineError
+from pipeline.sampling import part_size
+from pipeline.user_data import USER_FORMATS
 
-USER_FORMATS = (".npz", ".csv", ".npy", ".pkl")  # see pipeline.user_data
 
-
-def _is_int(value):
+def is_int(value):
+    """An integer, not a bool (YAML's true is Python's 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -28,11 +29,11 @@ def _is_number(value):
 
 
 def positive_int(value):
-    return _is_int(value) and value >= 1
+    return is_int(value) and value >= 1
 
 
 def non_negative_int(value):
-    return _is_int(value) and value >= 0
+    return is_int(value) and value >= 0
 
 
 def fraction(value):
@@ -200,7 +201,7 @@ def validate(params, path="params.yaml", architectures_path=ARCHITECTURES):
     warmup = params["train"]["warmup_epochs"]
     if warmup and params["train"]["lr_schedule"] != "cosine":
         _fail(path, "train.warmup_epochs", f"{warmup} is not allowed with train.lr_schedule "
-                                           f"{params['train']['lr_schedule']!r}; allowed: 0 (a warm-up leads into cosine)")
+              f"{params['train']['lr_schedule']!r}; allowed: 0 (a warm-up leads into cosine)")
     if warmup >= params["epochs"]:
         _fail(path, "train.warmup_epochs", f"{warmup} is not allowed with epochs {params['epochs']}; "
                                            "allowed: fewer warm-up epochs than epochs")
@@ -227,10 +228,10 @@ def _check_architecture(name, layers, path):
 def smallest_limit(validation_fraction):
     """The smallest number of images that `validation_fraction` splits into two non-empty parts.
 
-    The rounding is pipeline.training.member_split's: round(N * validation_fraction) validation images.
+    The rounding is member_split's (pipeline.sampling.part_size).
     """
     return next(size for size in range(2, 10**6)
-                if 1 <= int(round(size * validation_fraction)) <= size - 1)
+                if 1 <= part_size(size, validation_fraction) <= size - 1)
 
 
 def _check_limit(params, path):

@@ -5,8 +5,12 @@ paths as deps and outs; tests/test_paths.py checks that it does.
 """
 import os
 
+# dvc.yaml's stages in the order they run; stage <name> runs stages/<name>.py (tests/test_dependencies.py checks both)
+STAGES = ("check", "fetch", "prepare", "train", "evaluate", "ensemble", "export", "report")
+KEYED_STAGES = STAGES[1:]  # every stage but check, which writes the others' keys (pipeline.runtime.keys)
+
 ARCHITECTURES = "architectures.yaml"  # beside params.yaml: the layer lists `arch` chooses from (check reads it)
-KEYS_DIR = os.path.join("data", "keys")  # check's output: each stage depends on its key file in it (pipeline.keys)
+KEYS_DIR = os.path.join("data", "keys")  # check's output: each stage depends on its key file (pipeline.runtime.keys)
 OWN_DATA_DIR = os.path.join("data", "own")  # `dataset` paths live here: fetch depends on this folder
 RAW_DIR = os.path.join("data", "raw")
 USER_RAW_DIR = os.path.join(RAW_DIR, "user")  # a user's file, converted by fetch
@@ -55,10 +59,17 @@ def record_path(member):
 
 
 def key_path(stage):
-    """What `stage` runs besides its params and data (pipeline.keys): the modules' MD5s, for train the versions."""
+    """What `stage` runs besides its params and data (pipeline.runtime.keys): the modules' MD5s, for train the
+    versions."""
     return os.path.join(KEYS_DIR, f"{stage}.json")
 
 
 def timing_path(stage):
     """The wall time record of `stage` (train@3 writes train_3)."""
     return os.path.join(TIMINGS_DIR, f"{stage}.json")
+
+
+def timed_stages(members):
+    """The stages that write a wall time record, in run order, train's once per member (train_<i>)."""
+    return [name for stage in STAGES[1:STAGES.index("report")]
+            for name in ([f"train_{member}" for member in members] if stage == "train" else [stage])]

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 from pipeline.user_data import IMAGE_SHAPE
 
 PICTURE_FORMATS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -40,7 +40,8 @@ def read_picture(path, dark_on_light=False):
                 picture.load()
                 grey = lightness(ImageOps.exif_transpose(shrink(picture)), 255.0 if dark_on_light else 0.0, path)
     except Image.DecompressionBombError as error:  # so large that Pillow refuses even to read the header
-        refuse(path, f"too large to decode ({str(error).split(',')[0]})", f"pictures of at most {MAX_PICTURE_PIXELS:,} pixels")
+        refuse(path, f"too large to decode ({str(error).split(',')[0]})",
+               f"pictures of at most {MAX_PICTURE_PIXELS:,} pixels")
     except PipelineError:
         raise
     except Exception as error:  # Pillow's decoders raise many kinds (OSError, SyntaxError, EOFError, struct.error, ...)

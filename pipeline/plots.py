@@ -5,10 +5,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: write files only
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from pipeline.files import atomic_path  # noqa: E402
+from pipeline.runtime.files import atomic_path  # noqa: E402
 
 
 def save(figure, path, dpi):
@@ -83,7 +83,7 @@ def class_means(images, labels, class_names):
     return figure
 
 
-def training_curves(curves):
+def curves_figure(curves):
     """Loss and accuracy per epoch of every member: solid training, dashed validation."""
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     colors = plt.get_cmap("tab10")

@@ -8,7 +8,7 @@ files (.gz or not); `.npz` with a `features` array and CSV with 784 pixel column
 (pipeline.pictures: bit depth, transparency, palette, CMYK, EXIF orientation), padded to a square
 with the background colour, resized with Lanczos filtering. The datasets are light-on-dark; for
 dark-on-light pictures (a photo of a shirt on white paper) pass --dark-on-light, which inverts
-them. Pixels are then divided as prepare divides the training images (pipeline.preprocess):
+them. Pixels are then divided as prepare divides the training images (pipeline.prepare):
 8-bit pictures and IDX files by 255, arrays by the divisor rule.
 
 Output: CSV rows `file, index, predicted, probability, class_2, probability_2, ...` (index
@@ -21,22 +21,20 @@ import csv
 import os
 import sys
 
-import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
-
 import numpy as np
 
 from pipeline.datasets import IMAGES_MAGIC, decompress, parse_idx
-from pipeline.ensemble_model import load_ensemble
-from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD
-from pipeline.errors import PipelineError
-from pipeline.files import atomic_path, read_json
+from pipeline.ensemble_model import REBUILD, load_ensemble
 from pipeline.inference import PREDICT_BATCH_SIZE
+from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD
 from pipeline.pictures import PICTURE_FORMATS, read_picture
-from pipeline.preprocess import pixel_divisor, scale
-from pipeline.user_data import IMAGE_SHAPE, check_pixel_range, numeric_table, read_csv_table
+from pipeline.prepare import pixel_divisor, scale
+from pipeline.runtime.errors import PipelineError, print_error
+from pipeline.runtime.files import atomic_path, read_json
+from pipeline.user_data import IMAGE_SHAPE, check_pixel_range, read_features
 
 ARRAY_FORMATS = (".npz", ".csv")
-IMAGES_PER_CALL = 16 * PREDICT_BATCH_SIZE  # per model.predict call (50 MB of float32): fewer calls, each with its set-up cost
+IMAGES_PER_CALL = 16 * PREDICT_BATCH_SIZE  # per model.predict call (50 MB of float32): fewer calls, each set up once
 
 
 def read_idx(path):
@@ -48,47 +46,20 @@ def read_idx(path):
     return array
 
 
-def read_array_file(path):
-    """(N, 28, 28) pixels of an .npz (`features`) or a CSV (784 pixel columns, an optional `label` column)."""
-    if path.lower().endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "features" not in archive.files:
-                    raise PipelineError(f"{path}: no 'features' array; the file has {', '.join(archive.files) or 'none'}")
-                features = archive["features"]
-        except PipelineError:
-            raise
-        except Exception as error:
-            raise PipelineError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
-    else:
-        table = read_csv_table(path)
-        table = table.drop(columns=[column for column in table.columns if str(column).strip().lower() == "label"])
-        features = numeric_table(table, path).to_numpy()
-    try:
-        features = np.asarray(features, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise PipelineError(f"{path}: features must be numeric ({error})") from None
-    if features.ndim >= 2 and int(np.prod(features.shape[1:])) == int(np.prod(IMAGE_SHAPE)):
-        features = features.reshape(len(features), *IMAGE_SHAPE)
-    if features.ndim != 3 or features.shape[1:] != IMAGE_SHAPE or len(features) == 0:
-        raise PipelineError(f"{path}: features have shape {features.shape}; allowed: (N, 784), (N, 28, 28) or "
-                            "(N, 28, 28, 1) with N >= 1")
-    return features
-
-
 def read_images(path, dark_on_light=False):
     """The images of the file at `path` as a member's input, float32 (N, 28, 28, 1) in [0, 1]: checked (finite,
     within PIXEL_RANGE) and scaled as prepare scales (pictures and IDX files are 8-bit; arrays are divided by
     the divisor rule over the whole file)."""
     if os.path.isdir(path):
-        raise PipelineError(f"{path}: a folder; allowed: files (name the pictures in it, e.g. {os.path.join(path, '*.png')})")
+        raise PipelineError(f"{path}: a folder; allowed: files (name the pictures in it, "
+                            f"e.g. {os.path.join(path, '*.png')})")
     if not os.path.isfile(path):
         raise PipelineError(f"{path}: file not found")
     name = path.lower().removesuffix(".gz")
     if name.endswith(PICTURE_FORMATS):
         images = read_picture(path, dark_on_light)
     elif name.endswith(ARRAY_FORMATS):
-        images = read_array_file(path)
+        images = read_features(path)
     elif name.endswith("ubyte") or name.endswith(".idx"):
         images = read_idx(path)
     else:
@@ -108,7 +79,7 @@ def load_model(model_path=ENSEMBLE_MODEL, card_path=MODEL_CARD):
     """(the exported ensemble, its class names)."""
     model = load_ensemble(model_path)
     if not os.path.exists(card_path):
-        raise PipelineError(f"{card_path}: missing; run `dvc repro export` (after `dvc repro` has trained the members)")
+        raise PipelineError(f"{card_path}: missing; {REBUILD}")
     return model, read_json(card_path)["class_names"]
 
 
@@ -187,13 +158,13 @@ def main(argv=None):
 
     def report(error):
         failures.append(error)
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print_error(error)
 
     try:
         model, class_names = load_model(arguments.model, os.path.join(os.path.dirname(arguments.model),
                                                                       os.path.basename(MODEL_CARD)))
     except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return 1
     from tqdm import tqdm  # a progress bar on stderr when a person watches (disable=None: only on a terminal)
 
@@ -205,10 +176,10 @@ def main(argv=None):
                                on_error=report, progress=bar.update):
                 writer.writerow(row)
     except PipelineError as error:  # the output cannot be written (a full disk, a read-only folder)
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return 1
     if failures:
-        print(f"error: {len(failures)} of {len(arguments.files)} files not classified (see above)", file=sys.stderr)
+        print_error(f"{len(failures)} of {len(arguments.files)} files not classified (see above)")
     return 1 if failures else 0
 
 

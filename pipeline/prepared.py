@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from pipeline.files import atomic_path, read_json, write_json
+from pipeline.runtime.files import atomic_path, read_json, write_json
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -4,14 +4,14 @@
     .venv/bin/python -m pipeline.recipes cpu-recipe-fashion                # dvc exp run -n cpu-recipe-fashion -S ...
     .venv/bin/python -m pipeline.recipes cpu-recipe-fashion -S epochs=2    # later -S values win
     .venv/bin/python -m pipeline.recipes cpu-recipe-mnist --queue          # any `dvc exp run` argument
-    .venv/bin/python -m pipeline.recipes fast --jobs 2                     # members side by side (pipeline.parallel)
+    .venv/bin/python -m pipeline.recipes fast --jobs 2                     # members side by side
 
 A recipe is the params.yaml values it changes; they are applied with -S, so dvc.lock and `dvc exp
 show` hold the values that trained. The recipe's values are checked against params.yaml's rules
 first: a bad recipe is one line and nothing runs.
 
 With --jobs N the members train N at a time (DVC's `exp run` runs one stage at a time): the values
-are written into params.yaml the way -S writes them (DVC's own code), `python -m pipeline.parallel
+are written into params.yaml the way -S writes them (DVC's own code), `python -m pipeline.runtime.side_by_side
 --jobs N` runs the pipeline, and `dvc exp save -n NAME` records the result as the experiment NAME,
 as `dvc exp run -n NAME` would have. Only -S values may follow then. The recipe must pin
 `train.threads` (the thread count changes the weights); with it, the weights are those of the
@@ -24,8 +24,8 @@ import re
 import subprocess
 import sys
 
-from pipeline.errors import PipelineError, run_main
 from pipeline.params import load_params, read_yaml, validate
+from pipeline.runtime.errors import PipelineError, run_main
 
 RECIPES_FILE = "recipes.yaml"
 
@@ -79,7 +79,7 @@ def jobs_option(extra):
 
 def settings_only(name, extra):
     """{dotted key: value} of the -S/--set-param arguments in `extra`; anything else is refused (it has no meaning
-    to pipeline.parallel)."""
+    to pipeline.runtime.side_by_side)."""
     settings, words = {}, list(extra)
     while words:
         word = words.pop(0)

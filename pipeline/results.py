@@ -11,7 +11,8 @@ import pandas as pd
 from pipeline.members import HISTORY_KEYS
 from pipeline.metrics import ENSEMBLE_METHODS, accuracy, log_loss
 
-MEMBER_COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"]
+MEMBER_COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss",
+                  "train_accuracy", "val_accuracy", "test_accuracy"]
 
 
 def members_table(histories, records, test_probabilities, y_test):
@@ -32,7 +33,7 @@ def members_table(histories, records, test_probabilities, y_test):
     return table
 
 
-def training_curves(histories):
+def curves_table(histories):
     """One row per member and epoch: its loss and accuracy (and validation's)."""
     return pd.DataFrame([{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] for key in HISTORY_KEYS}}
                          for member, history in histories.items() for epoch in range(len(history["loss"]))])

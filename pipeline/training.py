@@ -4,27 +4,23 @@ import dataclasses
 import math
 
 import numpy as np
-import keras
 
 from pipeline.augment import augment, augments
-from pipeline.errors import PipelineError
 from pipeline.members import HISTORY_KEYS
 from pipeline.model import build_model, compile_model, learning_rate_of
 from pipeline.options import SPLITS
+from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.quiet_keras import keras
+from pipeline.sampling import part_size, seed32
 
 
 def member_seed(seed, member):
     """A 32-bit seed for member `member` of a run seeded with `seed`.
 
-    SeedSequence mixes both numbers, so members 1 and 2 of seed 0 do not share
-    streams with members 0 and 1 of seed 1, as `seed + member` would.
+    Both numbers are mixed (pipeline.sampling), so members 1 and 2 of seed 0 do not share
+    streams with members 0 and 1 of seed 1.
     """
     return seed32(seed, member)
-
-
-def seed32(*entropy):
-    """A 32-bit seed mixed from the integers `entropy` by NumPy's SeedSequence."""
-    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0])
 
 
 def member_split(num_examples, seed, member, validation_fraction, split="per_member"):
@@ -39,7 +35,7 @@ def member_split(num_examples, seed, member, validation_fraction, split="per_mem
         raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")
     split_seed = member_seed(seed, member) if split == "per_member" else seed32(seed)
     order = np.random.default_rng(split_seed).permutation(num_examples)
-    num_validation = int(round(num_examples * validation_fraction))
+    num_validation = part_size(num_examples, validation_fraction)
     if num_validation < 1 or num_validation >= num_examples:
         raise PipelineError(f"params.yaml: train.validation_fraction: {validation_fraction} of {num_examples} "
                             "images leaves an empty train or validation part; allowed: a fraction that leaves "

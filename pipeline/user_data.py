@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 
 IMAGE_SHAPE = (28, 28)
 PIXEL_RANGE = (0, 255)  # 0..255 (IDX, Kaggle CSV) or already 0..1 (002): prepare divides by 255 or 1
@@ -34,20 +34,28 @@ def load_user_file(path, allow_pickle=False):
     return _check(features, target, path, (lambda i: f"row {i + 2}") if suffix == ".csv" else (lambda i: f"image {i}"))
 
 
-def _read_npz(path):
+def read_npz_arrays(path, names):
+    """{name: array} of the arrays `names` in the .npz file at `path`, read without pickle; one PipelineError for a
+    file that is not a readable .npz or lacks one of them."""
     if not zipfile.is_zipfile(path):  # NumPy would try it as a pickle and talk about allow_pickle
         raise PipelineError(f"{path}: not a readable .npz file (not a zip archive: damaged or another format)")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+            missing = [name for name in names if name not in archive.files]
+            if missing:
+                raise PipelineError(f"{path}: no {' or '.join(repr(name) for name in missing)} array; "
+                                    f"the file has {', '.join(archive.files) or 'no arrays'}")
+            return {name: archive[name] for name in names}
+    except PipelineError:
+        raise
     except ValueError as error:  # object arrays need pickle
         raise PipelineError(f"{path}: {str(error).splitlines()[0]}") from None
     except Exception as error:  # zipfile.BadZipFile, OSError, EOFError: not a readable .npz
         raise PipelineError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
-    missing = [key for key in ("features", "target") if key not in arrays]
-    if missing:
-        raise PipelineError(f"{path}: no {' or '.join(repr(key) for key in missing)} array; "
-                            f"the file has {', '.join(arrays) or 'no arrays'}")
+
+
+def _read_npz(path):
+    arrays = read_npz_arrays(path, ("features", "target"))
     return arrays["features"], arrays["target"]
 
 
@@ -73,9 +81,14 @@ def _read_csv(path):
     return _table_to_arrays(read_csv_table(path), path, "no 'label' column in the header")
 
 
+def label_columns(table):
+    """The columns of `table` named `label` in any case (a file's labels)."""
+    return [column for column in table.columns if str(column).strip().lower() == "label"]
+
+
 def _table_to_arrays(table, path, no_label_message):
     """(pixels, labels) of a table with a `label` column (any case) and 784 numeric pixel columns."""
-    labels = [column for column in table.columns if str(column).strip().lower() == "label"]
+    labels = label_columns(table)
     if not labels:
         raise PipelineError(f"{path}: {no_label_message}")
     label_column = labels[0]
@@ -84,6 +97,20 @@ def _table_to_arrays(table, path, no_label_message):
         raise PipelineError(f"{path}: {pixels.shape[1]} pixel columns; allowed: {np.prod(IMAGE_SHAPE)} (28x28)")
     numeric = numeric_table(table, path)
     return numeric.drop(columns=[label_column]).to_numpy(), numeric[label_column].to_numpy()
+
+
+def read_features(path):
+    """(N, 28, 28) float32 pixels of an .npz (`features`) or a CSV (784 pixel columns, any `label` column left
+    out): the images of a file to classify (pipeline.predict), by the same rules as a dataset's file."""
+    if path.lower().endswith(".npz"):
+        features = read_npz_arrays(path, ("features",))["features"]
+    else:
+        table = read_csv_table(path)
+        features = numeric_table(table.drop(columns=label_columns(table)), path).to_numpy()
+    features = image_shaped(_as_float(features, path, "features"), path)
+    if len(features) == 0:
+        raise PipelineError(f"{path}: holds no images")
+    return features
 
 
 def numeric_table(table, path):
@@ -127,15 +154,29 @@ def _from_object(content, path):
 
 
 READERS = {".npz": _read_npz, ".csv": _read_csv, ".npy": _read_pickled_npy, ".pkl": _read_pkl}
+USER_FORMATS = tuple(READERS)  # the suffixes `dataset` may name (pipeline.params)
+
+
+def _as_float(values, path, what, dtype=np.float32):
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise PipelineError(f"{path}: {what} must be numeric ({error})") from None
+
+
+def image_shaped(features, path):
+    """`features` (N, 784), (N, 28, 28) or (N, 28, 28, 1) as (N, 28, 28); any other shape is one PipelineError."""
+    if features.ndim >= 2 and features.shape[1:] in ((784,), (28, 28, 1)):
+        features = features.reshape(len(features), *IMAGE_SHAPE)
+    if features.shape[1:] != IMAGE_SHAPE:
+        raise PipelineError(f"{path}: features have shape {features.shape}; allowed: (N, 784), (N, 28, 28) "
+                            "or (N, 28, 28, 1)")
+    return features
 
 
 def _check(features, target, path, where):
     """`features` as float32 (N, 28, 28), `target` as int64 (N,); `where(i)` names image i in errors."""
-    try:
-        features = np.asarray(features, dtype=np.float32)
-        target = np.asarray(target, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise PipelineError(f"{path}: features and target must be numeric ({error})") from None
+    features, target = _as_float(features, path, "features"), _as_float(target, path, "target", np.float64)
     if target.ndim == 2 and target.shape[1] == 1:
         target = target[:, 0]
     if target.ndim != 1:
@@ -144,11 +185,7 @@ def _check(features, target, path, where):
         raise PipelineError(f"{path}: {len(features)} feature rows but {len(target)} targets")
     if len(target) == 0:
         raise PipelineError(f"{path}: holds no examples")
-    if features.shape[1:] in ((784,), (28, 28, 1)):
-        features = features.reshape(len(features), *IMAGE_SHAPE)
-    if features.shape[1:] != IMAGE_SHAPE:
-        raise PipelineError(f"{path}: features have shape {features.shape}; allowed: (N, 784), (N, 28, 28) "
-                            "or (N, 28, 28, 1)")
+    features = image_shaped(features, path)
     if not (np.isfinite(features).all() and np.isfinite(target).all()):
         raise PipelineError(f"{path}: features or target hold NaN or infinite values")
     check_pixel_range(features, path, where)

@@ -9,17 +9,17 @@ import numpy as np
 import pandas as pd
 
 from pipeline import prepared
-from pipeline.errors import run_main
-from pipeline.files import atomic_path, read_json, record_wall_time, write_json
 from pipeline.params import load_params
 from pipeline.paths import MEMBERS_SUMMARY, METRICS, PREDICTIONS, PREPARED_DIR, TEST_PREDICTIONS
 from pipeline.results import ensemble_metrics, headline_metrics
+from pipeline.runtime.errors import run_main
+from pipeline.runtime.files import atomic_path, read_json, timed, write_json
 
 
-def main(argv=None):
+def main():
     method = load_params()["ensemble"]["method"]
     data = prepared.load(PREPARED_DIR, names=("y_train", "y_test"))
-    with record_wall_time("ensemble"), np.load(PREDICTIONS) as predictions:
+    with timed("ensemble"), np.load(PREDICTIONS) as predictions:
         metrics, ensemble_test = ensemble_metrics(predictions["train"], predictions["test"],
                                                   data["y_train"], data["y_test"], method)
     write_json(METRICS, headline_metrics(metrics, read_json(MEMBERS_SUMMARY)))

@@ -5,20 +5,19 @@ the notebook's summary table, so the train figures were measured with dropout on
 test figures come from the restored best weights on the test set. The members'
 softmax outputs on the full training and test sets are saved for the ensemble stage.
 """
-import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
 
 import numpy as np
 
 from pipeline import prepared
 from pipeline.acceleration import summarise_training
-from pipeline.errors import run_main
-from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.inference import PREDICT_BATCH_SIZE, predict_member
 from pipeline.members import load_member, load_record
 from pipeline.metrics import accuracy
 from pipeline.params import load_params
-from pipeline.results import members_table, training_curves
 from pipeline.paths import MEMBERS_CSV, MEMBERS_SUMMARY, PREDICTIONS, PREPARED_DIR, TRAINING_CURVES
+from pipeline.results import curves_table, members_table
+from pipeline.runtime.errors import run_main
+from pipeline.runtime.files import atomic_path, timed, write_json
 
 
 def predict(member, data, tta=()):
@@ -29,12 +28,12 @@ def predict(member, data, tta=()):
             predict_member(model, data["x_test"], tta))
 
 
-def main(argv=None):
+def main():
     params = load_params()
     tta = params["ensemble"]["tta"]
     data = prepared.load(PREPARED_DIR)
     histories, records, train_probabilities, test_probabilities = {}, {}, [], []
-    with record_wall_time("evaluate"):
+    with timed("evaluate"):
         for member in params["members"]:
             # val_* are NaN when the run had no validation set (split: none)
             histories[member], records[member] = load_record(member)
@@ -53,7 +52,7 @@ def main(argv=None):
     # for the ensemble stage's metrics and the report: how they trained, their mean validation figures
     write_json(MEMBERS_SUMMARY, {"training": summarise_training(records), "validation": validation})
     with atomic_path(TRAINING_CURVES) as temporary:
-        training_curves(histories).to_csv(temporary, index=False, float_format="%.6f")
+        curves_table(histories).to_csv(temporary, index=False, float_format="%.6f")
     with atomic_path(PREDICTIONS) as temporary:
         with open(temporary, "wb") as handle:
             np.savez(handle, members=np.array(params["members"]),

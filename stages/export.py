@@ -6,25 +6,24 @@ ensemble stage computed: the members' test probabilities (data/predictions/membe
 `ensemble.tta`'s views) combined by `ensemble.method`: the same class for every image, probabilities within 1e-5.
 """
 
-import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
 
 from pipeline import prepared
-from pipeline.ensemble_model import check_against_ensemble, combine
-from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD, PREDICTIONS, PREPARED_DIR, SAVED_MODEL_DIR
-from pipeline.errors import run_main
-from pipeline.files import atomic_path, record_wall_time, write_json
+from pipeline.ensemble_model import build_ensemble, check_against_ensemble
 from pipeline.members import load_member
 from pipeline.params import load_params
+from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD, PREDICTIONS, PREPARED_DIR, SAVED_MODEL_DIR
+from pipeline.runtime.errors import run_main
+from pipeline.runtime.files import atomic_path, timed, write_json
 
 
-def main(argv=None):
+def main():
     params = load_params()
     method, tta, members = params["ensemble"]["method"], params["ensemble"]["tta"], params["members"]
     data = prepared.load(PREPARED_DIR, names=("x_test",))
     meta = data["meta"]
-    with record_wall_time("export"):
-        model = combine([load_member(member) for member in members], method, input_shape=data["x_test"].shape[1:],
-                        tta=tta)
+    with timed("export"):
+        model = build_ensemble([load_member(member) for member in members], method,
+                               input_shape=data["x_test"].shape[1:], tta=tta)
         gap = check_against_ensemble(model, data["x_test"], method, PREDICTIONS)
         with atomic_path(ENSEMBLE_MODEL) as temporary:
             model.save(temporary)
@@ -32,7 +31,8 @@ def main(argv=None):
             model.export(temporary, format="tf_saved_model", verbose=False)
         write_json(MODEL_CARD, {
             "dataset": meta["dataset"], "class_names": meta["class_names"], "ensemble_method": method,
-            "tta": tta, "members": members, "input": "float32 (N, 28, 28, 1), light-on-dark pixels in [0, 1] (pipeline.preprocess)",
+            "tta": tta, "members": members,
+            "input": "float32 (N, 28, 28, 1), light-on-dark pixels in [0, 1] (pipeline.prepare)",
             "output": "float32 (N, classes): the ensemble's probability of each class, in class_names' order",
             "test_images_checked": int(len(data["x_test"])), "largest_gap_to_test_predictions": gap})
     print(f"export: {len(members)} members ({method}) -> {ENSEMBLE_MODEL}, {SAVED_MODEL_DIR}/, {MODEL_CARD}; "

@@ -8,11 +8,11 @@ import os
 import numpy as np
 
 from pipeline.datasets import DATASETS, fetch
-from pipeline.errors import run_main
-from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.params import load_params
 from pipeline.paths import RAW_DIR, USER_RAW_DIR
-from pipeline.preprocess import USER_ARRAYS
+from pipeline.prepare import USER_ARRAYS
+from pipeline.runtime.errors import run_main
+from pipeline.runtime.files import atomic_path, timed, write_json
 from pipeline.user_data import load_user_file
 
 
@@ -27,10 +27,10 @@ def store_user_file(path, allow_pickle):
     return len(target)
 
 
-def main(argv=None):
+def main():
     params = load_params()
     dataset = params["dataset"]
-    with record_wall_time("fetch"):
+    with timed("fetch"):
         if dataset in DATASETS:
             source = fetch(dataset, os.path.join(RAW_DIR, dataset))
             print(f"fetch: {dataset} from {source} -> {os.path.join(RAW_DIR, dataset)}/")

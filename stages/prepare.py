@@ -7,14 +7,14 @@ In order: labels of a user's file mapped to 0..K-1, the `classes` subset (relabe
 import numpy as np
 
 from pipeline import prepared
-from pipeline.errors import PipelineError, run_main
-from pipeline.files import record_wall_time
 from pipeline.params import load_params
 from pipeline.paths import PREPARED_DIR
-from pipeline.preprocess import carve_test, load_dataset, pixel_divisor, scale, select_classes
+from pipeline.prepare import carve_test, load_dataset, pixel_divisor, scale, select_classes
+from pipeline.runtime.errors import PipelineError, run_main
+from pipeline.runtime.files import timed
 
 
-def main(argv=None):
+def main():
     params = load_params()
     classes, limit = params["classes"], params["limit"]
     x_train, y_train, x_test, y_test, class_names = load_dataset(params["dataset"], params["test_fraction"])
@@ -43,7 +43,7 @@ def main(argv=None):
     meta = {"dataset": params["dataset"], "class_names": class_names, "classes": classes,
             "num_train": len(x_train), "num_test": len(x_test), "limit": limit,
             "test_fraction": params["test_fraction"]}
-    with record_wall_time("prepare"):
+    with timed("prepare"):
         prepared.save(PREPARED_DIR, arrays, meta)
     print(f"prepare: {params['dataset']}: {len(x_train)} training and {len(x_test)} test images, "
           f"{len(class_names)} classes -> {PREPARED_DIR}/")

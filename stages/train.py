@@ -9,17 +9,15 @@ import dataclasses
 import os
 import sys
 
-import pipeline.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
-
 from dvclive import Live
 
 from pipeline import prepared
 from pipeline.acceleration import detect, thread_counts
-from pipeline.errors import PipelineError, run_main
-from pipeline.files import atomic_path, record_wall_time, write_json
 from pipeline.model import plain_layers
 from pipeline.params import load_params
 from pipeline.paths import DVCLIVE_NAME, HISTORY_NAME, PREPARED_DIR, RECORD_NAME, member_dir, model_path
+from pipeline.runtime.errors import PipelineError, run_main
+from pipeline.runtime.files import atomic_path, timed, write_json
 from pipeline.training import HistoryFile, LogToDvclive, TrainConfig, train_member
 
 
@@ -36,7 +34,7 @@ def main(argv=None):
     print(f"train@{member}: {acceleration}", flush=True)
     verbose = 1 if sys.stdout.isatty() else 2  # progress bars when a person watches, one line per epoch in logs
 
-    with record_wall_time(f"train_{member}"), atomic_path(member_dir(member)) as folder, \
+    with timed(f"train_{member}"), atomic_path(member_dir(member)) as folder, \
             atomic_path(model_path(member)) as temporary_model:
         history_file = HistoryFile(os.path.join(folder, HISTORY_NAME))
         with Live(dir=os.path.join(folder, DVCLIVE_NAME), dvcyaml=False, save_dvc_exp=False, report=None) as live:
@@ -53,4 +51,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, sys.argv[1:])

@@ -5,7 +5,7 @@ import pathlib
 import pytest
 
 from pipeline.datasets import DATASETS, FILES, fetch, find_local_source
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.datasets import DATASETS, FILES, decompress, fetch, load_raw, parse_idx
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 
 
 def idx_bytes(array):

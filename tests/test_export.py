@@ -165,7 +165,7 @@ def test_vote_in_the_model_is_the_vote_in_numpy():
     """pipeline.ensemble_model.MajorityVote against pipeline.metrics.vote_probabilities, ties included."""
     import keras
 
-    from pipeline.ensemble_model import combine
+    from pipeline.ensemble_model import build_ensemble
     from pipeline.metrics import vote_probabilities
 
     inputs = keras.Input(shape=(3,))
@@ -179,6 +179,6 @@ def test_vote_in_the_model_is_the_vote_in_numpy():
         layer.set_weights([table])
         members.append(member)
     for count in (3, 1):  # a vote of one member is not its probabilities
-        model = combine(members[:count], "vote", input_shape=(3,))
+        model = build_ensemble(members[:count], "vote", input_shape=(3,))
         got = model.predict(np.eye(3, dtype=np.float32), verbose=0)
         assert np.abs(got - vote_probabilities(np.stack(fixed[:count]))).max() < 1e-6

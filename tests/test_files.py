@@ -1,9 +1,9 @@
-"""Atomic writes (pipeline.files.atomic_path): a complete output or the last one, never half of one."""
+"""Atomic writes (pipeline.runtime.files.atomic_path): a complete output or the last one, never half of one."""
 import os
 
 import pytest
 
-from pipeline.files import TEMPORARY_DIR, atomic_path, temporary_dir_for
+from pipeline.runtime.files import TEMPORARY_DIR, atomic_path, temporary_dir_for
 
 
 def test_a_folder_replaces_the_last_one_whole(tmp_path, monkeypatch):

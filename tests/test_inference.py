@@ -3,8 +3,8 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.ensemble_model import check_against_ensemble, combine
-from pipeline.errors import PipelineError
+from pipeline.ensemble_model import build_ensemble, check_against_ensemble
+from pipeline.runtime.errors import PipelineError
 from pipeline.inference import VIEWS, predict_member, view
 
 IMAGES = np.random.default_rng(0).random((6, 28, 28, 1)).astype(np.float32)
@@ -34,7 +34,7 @@ def tiny_member(seed):
 def test_the_exported_model_averages_the_same_views_as_evaluate(tmp_path, tta):
     members = [tiny_member(0), tiny_member(1)]
     expected = np.mean([predict_member(member, IMAGES, tta) for member in members], axis=0)
-    model = combine(members, "mean", tta=tta)
+    model = build_ensemble(members, "mean", tta=tta)
     model.save(tmp_path / "ensemble.keras")
     got = keras.models.load_model(tmp_path / "ensemble.keras").predict(IMAGES, verbose=0)
     assert np.abs(got - expected).max() < 1e-6
@@ -50,7 +50,7 @@ def test_export_checks_the_model_against_the_members_predictions(tmp_path, metho
     predictions = tmp_path / "members.npz"
     test = np.stack([predict_member(member, IMAGES, ("flip",)) for member in members])
     np.savez(predictions, test=test)
-    model = combine(members, method, tta=("flip",))
+    model = build_ensemble(members, method, tta=("flip",))
     assert check_against_ensemble(model, IMAGES, method, predictions) < 1e-6
     np.savez(predictions, test=test[::-1] * 0.5 + np.eye(3)[[0, 1, 2, 0, 1, 2]] * 0.5)
     with pytest.raises(PipelineError, match=rf"export/ensemble.keras: does not reproduce the ensemble of {predictions} "

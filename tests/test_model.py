@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 from pipeline.model import FusedBatchNormalization, build_model, compile_model, count_params, plain_layers
 from pipeline.options import OPTIMIZERS
 from pipeline.params import load_params

@@ -1,8 +1,8 @@
-"""pipeline.parallel's CPU split (the end-to-end run is in test_pipeline.py)."""
+"""pipeline.runtime.side_by_side's CPU split (the end-to-end run is in test_pipeline.py)."""
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.parallel import cpu_shares
+from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.side_by_side import cpu_shares
 
 
 def test_the_cpus_are_split_into_disjoint_shares():

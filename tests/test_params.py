@@ -11,7 +11,7 @@ import yaml
 
 from conftest import ROOT
 from pipeline import recipes
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 from pipeline.params import load_params, read_yaml, validate
 
 NO_AUGMENT = {"shift": 0, "rotate": 0, "zoom": 0, "flip": False}  # train.augment as params.yaml ships it

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 from pipeline.pictures import MAX_PICTURE_PIXELS, read_picture
 
 GARMENT = np.zeros((28, 28), dtype=np.uint8)

@@ -80,7 +80,7 @@ def test_another_training_package_version_retrains_every_member(repo):
 @pytest.mark.parametrize("module, stages", [
     ("pipeline/plots.py", ["check", "report"]),  # only the report draws
     ("pipeline/prepared.py", ["check", "ensemble", "evaluate", "export", "prepare", "report", "train@0", "train@1"]),
-    ("pipeline/errors.py", ["check"]),  # in no key (pipeline.keys.NOT_KEYED): the wording of errors retrains nothing
+    ("pipeline/runtime/errors.py", ["check"]),  # in no key (pipeline.runtime.keys.NOT_KEYED): the wording of errors retrains nothing
 ])
 def test_a_module_edit_reruns_exactly_the_stages_that_import_it(repo, module, stages):
     """The keys follow the imports: an edit to a module reruns check and then exactly the stages whose key names it
@@ -293,12 +293,12 @@ def test_python_sh_prefers_project_python_then_the_nearest_venv_then_python3(tmp
     queued.mkdir(parents=True)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert python_sh(queued, PATH=str(empty)) == (0, "venv -m pipeline.lifeline -m stages.fetch")
+    assert python_sh(queued, PATH=str(empty)) == (0, "venv -m pipeline.runtime.lifeline -m stages.fetch")
     fake_python(tmp_path / "conda" / "python", "conda")
     assert python_sh(queued, PATH=str(empty), PROJECT_PYTHON=str(tmp_path / "conda" / "python"))[1] == \
-        "conda -m pipeline.lifeline -m stages.fetch"
+        "conda -m pipeline.runtime.lifeline -m stages.fetch"
     fake_python(tmp_path / "bin" / "python3", "path")
-    assert python_sh(empty, PATH=str(tmp_path / "bin")) == (0, "path -m pipeline.lifeline -m stages.fetch")
+    assert python_sh(empty, PATH=str(tmp_path / "bin")) == (0, "path -m pipeline.runtime.lifeline -m stages.fetch")
     code, message = python_sh(empty, PATH=str(empty))
     assert code == 127 and message == (f"python.sh: no .venv/bin/python in {empty} or its parents and no python3 "
                                        "on PATH; run 'bash install.sh' or set PROJECT_PYTHON")
@@ -333,7 +333,7 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
 
 def test_members_trained_side_by_side_match_those_trained_one_by_one(tmp_path):
     """`python -m pipeline.recipes NAME --jobs 2` with a recipe pinning train.threads to 1: each member in its own
-    process on its own CPU (pipeline.parallel), saved as the experiment NAME, dvc.lock complete, status clean;
+    process on its own CPU (pipeline.runtime.side_by_side), saved as the experiment NAME, dvc.lock complete, status clean;
     retraining a member alone (1 thread, every CPU allowed) gives its numbers again."""
     repo = make_project(tmp_path / "parallel", limit=600, members=[0, 1], epochs=1)
     with open(repo / "recipes.yaml", "a", encoding="utf-8") as handle:

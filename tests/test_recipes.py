@@ -3,7 +3,7 @@ import pytest
 
 from conftest import ROOT
 from pipeline import recipes
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 from pipeline.params import load_params, validate
 
 

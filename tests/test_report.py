@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.document import to_html, to_markdown
+from pipeline.report import to_html, to_markdown
 from pipeline.plots import confusion_counts, error_rates
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pipeline.acceleration import Acceleration, choose_acceleration, choose_precision, cpu_flags, device_kind
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
 from pipeline.members import read_history
 from pipeline.params import load_params
 from pipeline.training import (AugmentedImages, HistoryFile, KeepBestWeights, TrainConfig, cosine_schedule,

@@ -10,10 +10,11 @@ import glob
 import hashlib
 import os
 
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.processes import is_running
 
-RECORD_DIR = os.path.join(".dvc", "tmp")  # DVC's own scratch folder: ignored by git, never tracked
-RECORD_PREFIX = "params-at-start."
+STAMP_DIR = os.path.join(".dvc", "tmp")  # DVC's own scratch folder: ignored by git, never tracked
+STAMP_PREFIX = "params-at-start."
 PARAMS_FILE = "params.yaml"
 RECOVERY = ("get it back with `git checkout params.yaml` (or `dvc exp apply <exp>`); for several experiments at once: "
             "`dvc exp run --queue` + `dvc queue start -j N`")
@@ -24,16 +25,6 @@ def digest(path=PARAMS_FILE):
         return hashlib.md5(handle.read()).hexdigest()
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def check_params_unchanged(run_pid, stage, moment="before"):
     """Record params.yaml's hash for the DVC process `run_pid`, or compare it with the record: PipelineError
     naming `stage` when another process changed the file since this run's first stage started.
@@ -42,12 +33,12 @@ def check_params_unchanged(run_pid, stage, moment="before"):
     in dvc.lock only when a stage ends, so a change during the stage would be recorded for outputs made with
     the old values; failing the stage keeps them out of dvc.lock and the run-cache.
     """
-    if not os.path.isdir(RECORD_DIR) or not os.path.exists(PARAMS_FILE):
+    if not os.path.isdir(STAMP_DIR) or not os.path.exists(PARAMS_FILE):
         return
-    record = os.path.join(RECORD_DIR, f"{RECORD_PREFIX}{run_pid}")
-    for stale in glob.glob(os.path.join(RECORD_DIR, f"{RECORD_PREFIX}*")):  # of runs that have ended
+    record = os.path.join(STAMP_DIR, f"{STAMP_PREFIX}{run_pid}")
+    for stale in glob.glob(os.path.join(STAMP_DIR, f"{STAMP_PREFIX}*")):  # of runs that have ended
         pid = stale.rsplit(".", 1)[1]
-        if stale != record and (not pid.isdigit() or not _alive(int(pid))):
+        if stale != record and (not pid.isdigit() or not is_running(int(pid))):
             os.remove(stale)
     now = digest()
     if not os.path.exists(record) and moment == "before":

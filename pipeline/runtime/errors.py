@@ -1,4 +1,4 @@
-"""One exception type for user-facing errors, and the wrapper that prints them."""
+"""One exception type for user-facing errors, and the one way they are printed: `error: ...`, the last line."""
 import errno
 import sys
 
@@ -17,18 +17,21 @@ class PipelineError(Exception):
     """
 
 
-def run_main(main, argv=None):
-    """Call `main(argv)`; turn a PipelineError into one line on stderr, the last one printed, and exit 1."""
+def print_error(message):
+    """`error: <message>` on stderr, after anything already printed on stdout."""
+    sys.stdout.flush()
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def run_main(main, *arguments):
+    """Call `main(*arguments)`; turn a PipelineError into one line on stderr, the last one printed, and exit 1."""
     try:
-        main(argv)
+        main(*arguments)
     except PipelineError as error:
-        sys.stdout.flush()  # anything the stage printed comes before the error line
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print_error(error)
         sys.exit(1)
     except OSError as error:  # the disk's doing where no atomic_path said it first: one line, not a traceback
         if error.errno not in DISK_ERRORS:
             raise
-        sys.stdout.flush()
-        print(f"error: {error.filename or 'a file'}: {DISK_ERRORS[error.errno]} ({error.strerror})", file=sys.stderr,
-              flush=True)
+        print_error(f"{error.filename or 'a file'}: {DISK_ERRORS[error.errno]} ({error.strerror})")
         sys.exit(1)

@@ -1,4 +1,4 @@
-"""Run a stage module so that it stops when DVC stops: `python -m pipeline.lifeline -m stages.<name> ...`.
+"""Run a stage module so that it stops when DVC stops: `python -m pipeline.runtime.lifeline -m stages.<name> ...`.
 
 python.sh starts every stage this way. DVC starts a stage as its child and waits; stopped by
 SIGTERM or SIGHUP (a scheduler, `timeout`, a closed terminal), DVC exits at once and the stage
@@ -7,13 +7,13 @@ would train on as an orphan, later writing outputs into a workspace that has mov
 - the stage asks Linux for SIGTERM when its parent exits (PR_SET_PDEATHSIG), and a watchdog
   thread checks once a second that DVC (its parent, or the parent of the `sh -c` in between)
   still runs;
-- SIGTERM, SIGHUP and SIGINT (Ctrl-C) raise `Stopped` in the stage, so every pipeline.files
+- SIGTERM, SIGHUP and SIGINT (Ctrl-C) raise `Stopped` in the stage, so every pipeline.runtime.files
   temporary is removed on the way out; the last line says what stopped it, the exit code is
   128 + the signal's number, as a shell reports a process killed by that signal.
 
 DVC writes no dvc.lock entry for a stage that did not finish, so the next `dvc repro` runs it
 again (or restores it from the run-cache). Under DVC it also refuses to start a stage when
-params.yaml changed since the run's first stage (pipeline.concurrent).
+params.yaml changed since the run's first stage (pipeline.runtime.params_guard).
 """
 import ctypes
 import os
@@ -23,8 +23,9 @@ import sys
 import threading
 import time
 
-from pipeline.concurrent import check_params_unchanged
-from pipeline.errors import PipelineError
+from pipeline.runtime.errors import PipelineError, print_error
+from pipeline.runtime.params_guard import check_params_unchanged
+from pipeline.runtime.processes import is_running, name_and_parent
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -55,45 +56,22 @@ def ask_for_parent_death_signal():
         pass
 
 
-def process_status(pid):
-    """(state letter, parent pid) of process `pid` from /proc; None when it does not exist (or no /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()  # after "pid (name)": the name may hold spaces
-    except OSError:
-        return None
-    return fields[0], int(fields[1])
-
-
 def runner_of(parent):
     """The process that runs this stage: `parent`, or above it the shells in between (DVC runs a stage's cmd with
     `/bin/sh -c`, which dash does not replace by the command, so the stage's parent may be that shell)."""
     pid = parent
     for _ in range(MAX_SHELLS):
-        try:
-            with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
-                name = handle.read().strip()
-        except OSError:
+        found = name_and_parent(pid)
+        if found is None or found[0] not in SHELLS or found[1] <= 1:
             return pid
-        status = process_status(pid)
-        if name not in SHELLS or status is None or status[1] <= 1:
-            return pid
-        pid = status[1]
+        pid = found[1]
     return pid
 
 
-def is_running(pid, parent):
-    """Whether `pid` still runs (not ended, not a zombie); without /proc, whether this process's parent is the same."""
-    if not os.path.isdir("/proc/self"):
-        return os.getppid() == parent
-    status = process_status(pid)
-    return status is not None and status[0] != "Z"
-
-
-def watch(runner, parent):
+def watch(runner):
     """A daemon thread: SIGTERM to this process once `runner` has ended (DVC was stopped)."""
     def check():
-        while is_running(runner, parent):
+        while is_running(runner):
             time.sleep(PARENT_CHECK_S)
         os.kill(os.getpid(), signal.SIGTERM)
     threading.Thread(target=check, name="lifeline", daemon=True).start()
@@ -101,15 +79,15 @@ def watch(runner, parent):
 
 def main(argv):
     if len(argv) < 2 or argv[0] != "-m":
-        sys.exit("usage: python -m pipeline.lifeline -m MODULE [ARGUMENTS ...]")
+        sys.exit("usage: python -m pipeline.runtime.lifeline -m MODULE [ARGUMENTS ...]")
     parent = int(os.environ.get("PIPELINE_PARENT_PID") or os.getppid())  # set by python.sh before its exec
     for each in SIGNALS:
         signal.signal(each, _raise_stopped)
     ask_for_parent_death_signal()
     runner = runner_of(parent)
-    if os.getppid() != parent or not is_running(runner, parent):  # it died before the request above took effect
+    if os.getppid() != parent or not is_running(runner):  # it died before the request above took effect
         os.kill(os.getpid(), signal.SIGTERM)
-    watch(runner, parent)
+    watch(runner)
     module, *arguments = argv[1:]
     stage = os.environ.get("DVC_STAGE")  # set by DVC: then every stage of one run must see the same params.yaml
     if stage:
@@ -118,9 +96,8 @@ def main(argv):
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except Stopped as stopped:
-        sys.stdout.flush()
-        print(f"error: {module}: stopped by {stopped}; nothing of it was written (its temporaries removed), "
-              "and `dvc repro` runs it again", file=sys.stderr, flush=True)
+        print_error(f"{module}: stopped by {stopped}; nothing of it was written (its temporaries removed), "
+                    "and `dvc repro` runs it again")
         sys.exit(128 + stopped.signum)
     if stage:
         refuse_if_params_changed(runner, stage, "after")
@@ -130,8 +107,7 @@ def refuse_if_params_changed(runner, stage, moment):
     try:
         check_params_unchanged(runner, stage, moment)
     except PipelineError as error:
-        sys.stdout.flush()
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print_error(error)
         sys.exit(1)
 
 

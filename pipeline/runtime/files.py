@@ -7,23 +7,14 @@ import re
 import shutil
 import tempfile
 import time
+import zipfile
 
-from pipeline.errors import DISK_ERRORS, PipelineError
 from pipeline.paths import timing_path
-
+from pipeline.runtime.errors import DISK_ERRORS, PipelineError
+from pipeline.runtime.processes import is_running
 
 TEMPORARY_DIR = ".tmp"  # beside the project's folders, outside every tracked one (git and DVC ignore it)
 TEMPORARY_NAME = re.compile(r"^\..*\.(\d+)\.\w+\.tmp(\.\w+)?$")  # .<name>.<pid>.<random>.tmp<suffix>
-
-
-def _is_running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def remove_stale_temporaries(directory=TEMPORARY_DIR):
@@ -35,7 +26,7 @@ def remove_stale_temporaries(directory=TEMPORARY_DIR):
         return
     for entry in os.listdir(directory):
         match = TEMPORARY_NAME.match(entry)
-        if not match or _is_running(int(match.group(1))):
+        if not match or is_running(int(match.group(1))):
             continue
         path = os.path.join(directory, entry)
         if os.path.isdir(path) and not os.path.islink(path):
@@ -91,9 +82,35 @@ def atomic_path(path):
         raise
 
 
+def sync(path):
+    """fsync `path`: a file's data, or a folder's entries (every file and folder in it first). A rename is only
+    durable once what it publishes is on the disk: after a power cut, a renamed file whose data was still in
+    the page cache can be empty on some filesystems (ext4 with delalloc, XFS)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        for entry in os.listdir(path):
+            if not os.path.islink(os.path.join(path, entry)):
+                sync(os.path.join(path, entry))
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    else:
+        flags = os.O_RDONLY
+    try:
+        descriptor = os.open(path, flags)
+    except OSError:  # a folder that cannot be opened (Windows): its entries are synced already
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.EBADF):  # a filesystem that cannot sync a folder: nothing to do
+            raise
+    finally:
+        os.close(descriptor)
+
+
 def replace(temporary, path):
-    """os.replace, also for a folder onto an existing folder (a stage run twice without DVC removing its
-    outputs first): the old folder is renamed aside, the new one put in place, then the old one removed."""
+    """os.replace after syncing what it publishes, then the folder holding it (sync); also for a folder onto an
+    existing folder (a stage run twice without DVC removing its outputs first): the old folder is renamed aside,
+    the new one put in place, then the old one removed."""
+    sync(temporary)
     if os.path.isdir(temporary) and os.path.isdir(path) and not os.path.islink(path):
         aside = f"{temporary}.old"  # still a temporary's name: removed as stale if this process dies here
         os.rename(path, aside)
@@ -101,6 +118,7 @@ def replace(temporary, path):
         shutil.rmtree(aside, ignore_errors=True)
     else:
         os.replace(temporary, path)
+    sync(os.path.dirname(os.path.abspath(path)))
 
 
 def disk_problem(error, folder):
@@ -155,13 +173,29 @@ def write_json(path, data):
     write_text(path, json_text(data))
 
 
+def load_keras_file(path, rebuild):
+    """The Keras model saved at `path`; missing or damaged, one PipelineError ending in `rebuild` (how to make it
+    again)."""
+    from pipeline.runtime.quiet_keras import keras  # here: most callers of this module need no Keras
+
+    if not os.path.exists(path):
+        raise PipelineError(f"{path}: missing; {rebuild}")
+    if not zipfile.is_zipfile(path):  # Keras reports a damaged file as "File not found"
+        raise PipelineError(f"{path}: not a .keras file (not a zip archive: damaged or truncated); {rebuild}")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # a zip without a loadable model: Keras raises several kinds
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PipelineError(f"{path}: not a loadable Keras model ({reason}); {rebuild}") from None
+
+
 def read_json(path):
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
 
 @contextlib.contextmanager
-def record_wall_time(stage):
+def timed(stage):
     """Time the block; on success write {stage, wall_time_s} to pipeline.paths.timing_path(stage)."""
     start = time.perf_counter()
     yield

@@ -9,10 +9,12 @@ import os
 import numpy as np
 
 from pipeline.datasets import DATASETS, load_raw
-from pipeline.errors import PipelineError
 from pipeline.paths import RAW_DIR, USER_RAW_DIR
+from pipeline.runtime.errors import PipelineError
+from pipeline.sampling import generator, part_size
 from pipeline.user_data import relabel
 
+CARVE_STREAM = 2**31  # mixed with `seed`: the carved test set draws from a stream of its own
 USER_ARRAYS = "data.npz"  # in USER_RAW_DIR: the user's file as fetch stored it (features, target)
 
 
@@ -53,8 +55,8 @@ def select_classes(x, y, classes):
 
 def carve_test(x, y, test_fraction, seed):
     """(x_train, y_train, x_test, y_test): a random `test_fraction` of (x, y) held out as the test set."""
-    order = np.random.default_rng(np.random.SeedSequence([seed, 2**31])).permutation(len(y))
-    num_test = int(round(len(y) * test_fraction))
+    order = generator(seed, CARVE_STREAM).permutation(len(y))
+    num_test = part_size(len(y), test_fraction)
     if num_test < 1 or num_test >= len(y):
         raise PipelineError(f"params.yaml: test_fraction: {test_fraction} of {len(y)} images leaves an empty "
                             "training or test set; allowed: a larger dataset or another fraction")

@@ -1,10 +1,12 @@
-"""Import TensorFlow (or Keras on it) without its C++ start-up log.
+"""Keras (and TensorFlow under it) imported without TensorFlow's C++ start-up log.
 
 TensorFlow's native libraries write several lines to stderr when they load (oneDNN and
 CPU-feature notices, "All log messages before absl::InitializeLog()..."), which
 TF_CPP_MIN_LOG_LEVEL no longer silences. They would bury a stage's own one-line error.
 The import runs with file descriptor 2 pointed at a temporary file; the captured text
-is shown only if the import fails.
+is shown only if the import fails. Every project module that uses Keras imports it from here:
+
+    from pipeline.runtime.quiet_keras import keras
 """
 import importlib
 import os
@@ -29,3 +31,6 @@ def import_quietly(name):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+keras = import_quietly("keras")

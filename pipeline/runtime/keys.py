@@ -2,7 +2,7 @@
 
 A stage runs the project modules it imports, followed through pipeline/ and stages/. The check stage writes
 each stage's modules with their MD5 to data/keys/<stage>.json (train's key also holds the installed TensorFlow,
-Keras and NumPy versions, pipeline.versions; train's and report's the architecture in use, from
+Keras and NumPy versions, installed_versions; train's and report's the architecture in use, from
 architectures.yaml), and each stage depends on its own key file: DVC reruns a stage when one of its modules
 changes, and only then. Found from the imports, the list cannot drift from the code, and it
 costs `dvc exp show` one column per stage instead of one per module.
@@ -11,21 +11,30 @@ NOT_KEYED modules are in no key and are not followed: changing them must not ret
 """
 import ast
 import hashlib
+import importlib.metadata
 import os
 
-from pipeline.versions import installed_versions
-
 PACKAGES = ("pipeline", "stages")
-NOT_KEYED = {
-    "pipeline/errors.py": "the wording of error lines",
-    "pipeline/files.py": "atomic writes and where temporaries live",
-    "pipeline/startup.py": "importing TensorFlow without its start-up log",
-    "pipeline/quiet_keras.py": "the same, as an import",
+NOT_KEYED = {  # a path, or a folder ending in "/" for every module in it
+    "pipeline/runtime/": "the run machinery: error lines, atomic writes, quiet imports, runners; none changes a result",
     "pipeline/params.py": "reading and checking params.yaml: the values a stage uses are its params, which DVC "
                           "records itself (the check stage runs it on every change of the code)",
 }
 VERSIONED_STAGES = ("train",)  # another TensorFlow, Keras or NumPy may train other weights; the rest only predicts
 ARCHITECTURE_STAGES = ("train", "report")  # the report prints the layer list
+
+TRAINING_PACKAGES = ("tensorflow", "keras", "numpy")  # the modules; tensorflow's distribution may be tensorflow-cpu
+
+
+def installed_versions(packages=TRAINING_PACKAGES):
+    """{module: "distribution version"} for each of `packages`, or "not installed"."""
+    distributions = importlib.metadata.packages_distributions()
+    versions = {}
+    for package in packages:
+        names = sorted(set(distributions.get(package, [])))
+        versions[package] = (", ".join(f"{name} {importlib.metadata.version(name)}" for name in names)
+                             if names else "not installed")
+    return versions
 
 
 def project_imports(path, root="."):
@@ -44,6 +53,11 @@ def project_imports(path, root="."):
     return found
 
 
+def is_keyed_out(path):
+    """Whether the module at `path` is in NOT_KEYED, itself or by its folder."""
+    return any(path == entry or (entry.endswith("/") and path.startswith(entry)) for entry in NOT_KEYED)
+
+
 def stage_modules(name, root="."):
     """Stage `name`'s module, stages/<name>.py, and every project module it imports, followed through the project,
     NOT_KEYED left out and not followed."""
@@ -53,16 +67,8 @@ def stage_modules(name, root="."):
         if current in seen:
             continue
         seen.add(current)
-        todo.extend(name for name in project_imports(current, root) if name not in NOT_KEYED)
+        todo.extend(name for name in project_imports(current, root) if not is_keyed_out(name))
     return sorted(seen)
-
-
-def stage_names(root="."):
-    """The stages with a key: stage <name> of dvc.yaml runs stages/<name>.py (tests/test_dependencies.py checks each
-    command), so every module in stages/ but check's. Found from the folder, not from dvc.yaml, which DVC does not
-    let a stage depend on."""
-    return sorted(name[:-3] for name in os.listdir(os.path.join(root, "stages"))
-                  if name.endswith(".py") and name not in ("__init__.py", "check.py"))
 
 
 def md5(path):

@@ -1,4 +1,4 @@
-"""`dvc repro` with the members trained side by side: `python -m pipeline.parallel --jobs N`.
+"""`dvc repro` with the members trained side by side: `python -m pipeline.runtime.side_by_side --jobs N`.
 
 DVC runs one stage at a time (it has no `repro -j`), but several `dvc --wait-for-lock repro
 -s train@<i>` processes may run at once, each writing its own dvc.lock entry under DVC's lock.
@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from pipeline.errors import PipelineError, run_main
 from pipeline.params import load_params
+from pipeline.runtime.errors import PipelineError, run_main
 
 
 def dvc_command():

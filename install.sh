@@ -65,4 +65,7 @@ if [ ! -e .venv ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r "$requirements"
+# The project itself, editable (pyproject.toml): `pipeline`, `stages` and `benchmarks` import from this checkout
+# wherever Python starts; --no-deps: the pins above are the dependencies.
+.venv/bin/python -m pip install -q --no-deps -e .
 say "ready ($(.venv/bin/python --version)); run the pipeline with .venv/bin/dvc repro, or activate: source .venv/bin/activate"

@@ -13,12 +13,10 @@ augment() alone. Asserts nothing.
 import argparse
 import dataclasses
 import os
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
 
 RECIPE = "cpu-recipe-fashion"  # of recipes.yaml
 
@@ -32,12 +30,13 @@ def main():
         parser.error("--epochs must be at least 2: the first epoch compiles and is not timed")
 
     import numpy as np
+
+    from benchmarks.common import cpu_name, epoch_times, load_data
+    from pipeline import recipes
     from pipeline.acceleration import detect
     from pipeline.augment import augment
-    from pipeline import recipes
     from pipeline.params import load_params
     from pipeline.training import TrainConfig, train_member
-    from benchmarks.common import cpu_name, epoch_times, load_data
 
     params = load_params(os.path.join(ROOT, "params.yaml"))
     recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[RECIPE],
@@ -74,7 +73,8 @@ def main():
               f"first {fastest[name]:.1f} s", flush=True)
     with_it, without = fastest[augmented], fastest["without augmentation"]
     print(f"\naugment() alone: {100 * alone['recipe'] / with_it:.1f} % of an augmented epoch; the whole difference "
-          f"(augment, shuffle, PyDataset input): {with_it - without:+.1f} s, {100 * (with_it - without) / with_it:+.1f} %")
+          f"(augment, shuffle, PyDataset input): {with_it - without:+.1f} s, "
+          f"{100 * (with_it - without) / with_it:+.1f} %")
 
 
 if __name__ == "__main__":

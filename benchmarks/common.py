@@ -12,7 +12,8 @@ def cpu_name():
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             fields = dict((key.strip(), value) for key, value in (line.split(":", 1) for line in handle if ":" in line))
-        return ", ".join(f"{key} {fields[key].strip()}" for key in ("model name", "cpu family", "model") if key in fields)
+        keys = ("model name", "cpu family", "model")
+        return ", ".join(f"{key} {fields[key].strip()}" for key in keys if key in fields)
     except OSError:
         return platform.processor() or "unknown CPU"
 
@@ -35,7 +36,7 @@ def load_data(dataset, limit=None, source_dir=None, test_limit=None):
 
 def epoch_times():
     """A Keras callback whose `seconds` holds each epoch's wall seconds (the first one includes compilation)."""
-    import keras
+    from pipeline.runtime.quiet_keras import keras
 
     class EpochTimes(keras.callbacks.Callback):
         def __init__(self):

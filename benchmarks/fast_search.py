@@ -12,17 +12,15 @@ with `taskset -c 0` / `taskset -c 1` and `--threads 1` to time what `pipeline.ru
 import argparse
 import json
 import os
-import sys
 import time
 
+import numpy as np
+
+from benchmarks.common import cpu_name, epoch_times, load_data
+from pipeline.params import load_params, read_yaml, validate
+from pipeline.recipes import apply
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import numpy as np  # noqa: E402
-
-from benchmarks.common import cpu_name, epoch_times, load_data  # noqa: E402
-from pipeline.params import load_params, read_yaml, validate  # noqa: E402
-from pipeline.recipes import apply  # noqa: E402
 
 
 def combine(paths):
@@ -49,9 +47,9 @@ def main(argv=None):
     if arguments.combine:
         return combine(arguments.combine)
 
-    import keras
     from pipeline.acceleration import detect
     from pipeline.inference import SHIFTS, VIEWS, predict_member
+    from pipeline.runtime.quiet_keras import keras
     from pipeline.training import TrainConfig, member_split, train_member
 
     recipe = {key: read_yaml(value) for key, value in (setting.split("=", 1) for setting in arguments.settings)}
@@ -76,7 +74,8 @@ def main(argv=None):
     views = {"none": [], "flip": ["flip"], "shifts": list(SHIFTS), "flip_shifts": list(VIEWS)}
     predictions = {f"views_{name}": predict_member(model, x_validation, listed) for name, listed in views.items()}
     figures = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member, "recipe": recipe,
-               "backend": keras.backend.backend(), "precision": acceleration.precision, "train_seconds": round(seconds, 1),
+               "backend": keras.backend.backend(), "precision": acceleration.precision,
+               "train_seconds": round(seconds, 1),
                "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
                "validation_accuracy": {key[6:]: round(float((value.argmax(1) == labels).mean()), 4)
                                        for key, value in predictions.items()},

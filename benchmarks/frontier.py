@@ -18,18 +18,16 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from benchmarks.common import cpu_name
+from pipeline.inference import SHIFTS  # (NumPy only: no Keras start-up here)
+from pipeline.params import load_params
+from pipeline.paths import METRICS
+from pipeline.runtime.files import read_json
 
-from benchmarks.common import cpu_name  # noqa: E402
-from pipeline.runtime.files import read_json  # noqa: E402
-from pipeline.inference import SHIFTS  # noqa: E402  (NumPy only: no Keras start-up here)
-from pipeline.params import load_params  # noqa: E402
-from pipeline.paths import METRICS  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def timed(command, cwd, log):

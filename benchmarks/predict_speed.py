@@ -11,25 +11,21 @@ import argparse
 import csv
 import io
 import os
-import sys
 import tempfile
 import time
 
+import numpy as np
+
+from benchmarks.common import cpu_name
+from pipeline import predict as predict_module
+from pipeline.datasets import FILES
+from pipeline.inference import PREDICT_BATCH_SIZE
+from pipeline.members import load_member
+from pipeline.metrics import average_probabilities
+from pipeline.params import load_params
+from pipeline.runtime.files import read_json
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import pipeline.runtime.quiet_keras  # noqa: E402,F401  (first: Keras without TensorFlow's start-up log)
-
-import numpy as np  # noqa: E402
-
-from pipeline import predict as predict_module  # noqa: E402
-from pipeline.datasets import FILES  # noqa: E402
-from pipeline.runtime.files import read_json  # noqa: E402
-from pipeline.members import load_member  # noqa: E402
-from pipeline.metrics import average_probabilities  # noqa: E402
-from pipeline.params import load_params  # noqa: E402
-from benchmarks.common import cpu_name  # noqa: E402
-from pipeline.inference import PREDICT_BATCH_SIZE  # noqa: E402
 
 
 def best_of(repeats, work):

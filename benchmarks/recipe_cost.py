@@ -26,12 +26,11 @@ import statistics
 import subprocess
 import sys
 
+from benchmarks.augment_speed import RECIPE  # recipes.yaml's CPU recipe
+from benchmarks.common import cpu_name
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-from benchmarks.augment_speed import RECIPE  # noqa: E402  recipes.yaml's CPU recipe
-from benchmarks.common import cpu_name  # noqa: E402
 
 BASELINE_CURVES = os.path.join(ROOT, "reports", "training_curves.csv")  # one row per epoch the baseline ran
 
@@ -58,14 +57,15 @@ def configs(epochs):
             "recipe in float32": dataclasses.replace(recipe, precision="float32"),
             "recipe, ensemble_cnn": dataclasses.replace(recipe, arch="ensemble_cnn",
                                                         architecture=params["architectures"]["ensemble_cnn"]),
-            "recipe, resnet": dataclasses.replace(recipe, arch="resnet", architecture=params["architectures"]["resnet"])}
+            "recipe, resnet": dataclasses.replace(recipe, arch="resnet",
+                                                  architecture=params["architectures"]["resnet"])}
 
 
 def train_one(way, epochs, limit):
     """Train member 0 the `way` way in this process; print {"precision", "seconds" per epoch} as JSON."""
+    from benchmarks.common import epoch_times, load_data
     from pipeline.acceleration import detect
     from pipeline.training import train_member
-    from benchmarks.common import epoch_times, load_data
 
     x, y, _, _ = load_data("fashion_mnist", limit)
     config = configs(epochs)[way]

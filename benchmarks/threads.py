@@ -19,15 +19,13 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from benchmarks.common import cpu_name
 
-from benchmarks.common import cpu_name  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def train(member, threads, limit, epochs):
     """Train `member` in this process; print {digest, first_loss, seconds, threads} as JSON."""
-    import pipeline.runtime.quiet_keras  # noqa: F401  (first: Keras without TensorFlow's start-up log)
     from benchmarks.common import load_data
     from pipeline.acceleration import detect, thread_counts
     from pipeline.params import load_params

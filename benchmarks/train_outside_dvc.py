@@ -15,21 +15,18 @@ import dataclasses
 import json
 import os
 import platform
-import sys
 import time
 
+from benchmarks.common import epoch_times, load_data
+from pipeline.acceleration import detect
+from pipeline.datasets import DATASETS
+from pipeline.model import count_params
+from pipeline.params import load_params
+from pipeline.runtime.files import write_json
+from pipeline.runtime.quiet_keras import keras
+from pipeline.training import TrainConfig, train_member
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import keras  # noqa: E402  (after sys.path, so `pipeline` imports from this checkout)
-
-from pipeline.datasets import DATASETS  # noqa: E402
-from pipeline.runtime.files import write_json  # noqa: E402
-from pipeline.model import count_params  # noqa: E402
-from pipeline.params import load_params  # noqa: E402
-from pipeline.acceleration import detect  # noqa: E402
-from pipeline.training import TrainConfig, train_member  # noqa: E402
-from benchmarks.common import epoch_times, load_data  # noqa: E402
 
 
 def device_name():
@@ -43,7 +40,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", required=True, help="an entry of architectures.yaml")
     parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
-    parser.add_argument("--source-dir", help="folder with the dataset's four files (default: its variable, Debian, mirrors)")
+    parser.add_argument("--source-dir",
+                        help="folder with the dataset's four files (default: its variable, Debian, mirrors)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--optimizer", default="adadelta", help="nadam, adam, adadelta or sgd")

@@ -18,10 +18,9 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from benchmarks.common import cpu_name, epoch_times, load_data
 
-from benchmarks.common import cpu_name, epoch_times, load_data  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # way -> what it is. "off" below is the stage with train.accelerate: off (precision still auto).
 WAYS = {
@@ -41,8 +40,8 @@ LEVERS = {
 
 def notebook(config, x, y, timer):
     """The notebook's compile and fit, on member 0's split."""
-    import keras
     from pipeline.model import build_model
+    from pipeline.runtime.quiet_keras import keras
     from pipeline.training import make_deterministic, member_seed, member_split
 
     make_deterministic(member_seed(config.seed, 0))
@@ -59,9 +58,10 @@ def notebook(config, x, y, timer):
 
 def variant(config, acceleration, x, y, timer, jit_compile):
     """The stage's model and settings, with XLA forced on (`jit_compile`) or fed from tf.data (otherwise)."""
-    import keras
     import tensorflow as tf
+
     from pipeline.model import build_model, compile_model
+    from pipeline.runtime.quiet_keras import keras
     from pipeline.training import make_deterministic, member_seed, member_split
 
     if jit_compile:  # Keras silently drops jit_compile=True while TensorFlow's op determinism is on
@@ -120,7 +120,8 @@ def worker(way, epochs, limit, dataset):
     print("RESULT " + json.dumps({
         "way": way, "epoch_seconds": timer.seconds, "images_per_second": seen / min(timer.seconds[1:]),
         "test_accuracy": accuracy(model.predict(x_test, batch_size=1024, verbose=0), y_test),
-        "acceleration": dataclasses.asdict(acceleration) if acceleration else None, "jit_compile": bool(model.jit_compile)}))
+        "acceleration": dataclasses.asdict(acceleration) if acceleration else None,
+        "jit_compile": bool(model.jit_compile)}))
 
 
 def measure(way, arguments):

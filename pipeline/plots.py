@@ -2,20 +2,24 @@
 import math
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # no display: write files only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from pipeline.runtime.files import atomic_path
 
-from pipeline.runtime.files import atomic_path  # noqa: E402
+
+def subplots(*grid, figsize, **options):
+    """(figure, axes) as pyplot.subplots gives them, without pyplot: a Figure renders to a file with no display and
+    no global backend, and is freed with its last reference."""
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(*grid, **options)
 
 
 def save(figure, path, dpi):
-    """Write `figure` as PNG atomically and free it."""
+    """Write `figure` as PNG atomically."""
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=dpi, format="png", bbox_inches="tight")
-    plt.close(figure)
 
 
 def confusion_counts(actual, predicted, num_classes):
@@ -35,7 +39,7 @@ def error_rates(counts):
 def matrix_figure(values, class_names, title, cell_format, colormap):
     """A heat map with every cell's value written in it."""
     size = 1.0 + 0.7 * len(class_names)
-    figure, axes = plt.subplots(figsize=(size + 1.5, size))
+    figure, axes = subplots(figsize=(size + 1.5, size))
     image = axes.imshow(values, cmap=colormap)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
     ticks = np.arange(len(class_names))
@@ -54,8 +58,8 @@ def matrix_figure(values, class_names, title, cell_format, colormap):
 
 def sample_grid(images, labels, class_names, per_class):
     """The first `per_class` training images of every class, one row per class."""
-    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9 + 1.5, len(class_names) * 0.9),
-                                squeeze=False)
+    figure, axes = subplots(len(class_names), per_class, figsize=(per_class * 0.9 + 1.5, len(class_names) * 0.9),
+                            squeeze=False)
     for row, name in enumerate(class_names):
         indices = np.flatnonzero(labels == row)[:per_class]
         for column in range(per_class):
@@ -71,7 +75,7 @@ def class_means(images, labels, class_names):
     """The mean training image of every class."""
     columns = min(5, len(class_names))
     rows = math.ceil(len(class_names) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 2.0, rows * 2.2), squeeze=False)
+    figure, axes = subplots(rows, columns, figsize=(columns * 2.0, rows * 2.2), squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < len(class_names):
@@ -85,8 +89,8 @@ def class_means(images, labels, class_names):
 
 def curves_figure(curves):
     """Loss and accuracy per epoch of every member: solid training, dashed validation."""
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    colors = plt.get_cmap("tab10")
+    figure, axes = subplots(1, 2, figsize=(12, 4.5))
+    colors = matplotlib.colormaps["tab10"]
     for index, (member, rows) in enumerate(curves.groupby("member")):
         color = colors(index % 10)
         for axis, metric in zip(axes, ("loss", "accuracy")):
@@ -109,7 +113,7 @@ def misclassified(images, actual, predicted, probabilities, class_names, count):
     wrong = np.flatnonzero(actual != predicted)[:count]
     columns = 10
     rows = max(1, math.ceil(len(wrong) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.75, rows * 2.25), squeeze=False)
+    figure, axes = subplots(rows, columns, figsize=(columns * 1.75, rows * 2.25), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, index in zip(axes.flat, wrong):
@@ -128,7 +132,7 @@ def weight_violins(model):
         if layer.weights:
             names.append(f"{layer.name}\n{layer.__class__.__name__}")
             values.append(np.ravel(layer.weights[0].numpy()))
-    figure, axis = plt.subplots(figsize=(max(6, 1.1 * len(names)), 4.5))
+    figure, axis = subplots(figsize=(max(6, 1.1 * len(names)), 4.5))
     if values:
         axis.violinplot(values, showmedians=True)
     axis.set_xticks(np.arange(1, len(names) + 1), names, fontsize=8)

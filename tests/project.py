@@ -7,10 +7,12 @@ import sys
 import pytest
 import yaml
 
+from pipeline.paths import STAGES
+
 from conftest import ROOT
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "architectures.yaml", "recipes.yaml", "python.sh", "pipeline", "stages", "data/own", ".dvc/config",
-                 ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore"]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "architectures.yaml", "recipes.yaml", "python.sh", "pipeline", "stages",
+                 "data/own", ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore"]
 
 
 # What a new user's shell may have: a bare PATH (plus git's folder, wherever it is), nothing of this interpreter's.
@@ -32,6 +34,12 @@ def run(repo, *command, check=True, path=BARE_PATH, env=None):
 def dvc(repo, *arguments, check=True, path=BARE_PATH):
     """`.venv/bin/dvc ...` in `repo`, as the README starts it."""
     return run(repo, str(repo / ".venv" / "bin" / "dvc"), *arguments, check=check, path=path)
+
+
+def full_run(members):
+    """What ran() gives for a first `dvc repro` with these members: every stage of pipeline.paths.STAGES."""
+    return sorted(name for stage in STAGES
+                  for name in ([f"train@{member}" for member in members] if stage == "train" else [stage]))
 
 
 def ran(output):

@@ -4,11 +4,13 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT, stage_entries
+from pipeline.params import load_params
+from pipeline.params import read_yaml as parse
+from pipeline.paths import key_path
 from pipeline.runtime.files import json_text
 from pipeline.runtime.keys import stage_key
-from pipeline.params import load_params, read_yaml as parse
-from pipeline.paths import key_path
+
+from conftest import ROOT, stage_entries
 
 
 def read_yaml(name):
@@ -42,7 +44,8 @@ def test_committed_lock_was_produced_with_the_committed_params_and_commands():
 
 
 def test_committed_lock_was_produced_by_the_committed_code():
-    """Each stage's key (its modules' MD5s, for train the package versions, pipeline.runtime.keys) and every file a stage
+    """Each stage's key (its modules' MD5s, for train the package versions, pipeline.runtime.keys) and every file a
+    stage
     depends on that git holds have the hash dvc.lock records: no stage is stale after a clone and an install."""
     lock, params = read_yaml("dvc.lock"), load_params(str(ROOT / "params.yaml"))
     keyed, checked = set(), 0

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from benchmarks import augment_speed, train_outside_dvc
+
 from conftest import ROOT
 
 

@@ -8,19 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from test_pictures import png_header_only
 
 from pipeline.datasets import IMAGES_MAGIC
-from project import BARE_PATH, run
-from test_pictures import png_header_only
+
+from project import BARE_PATH
 
 
 @pytest.fixture(scope="module")
-def exported(trained_repo):
+def exported(first_run):
     """The first run's project (its dvc repro ran export), with its test set and the ensemble's predictions."""
-    run(trained_repo, "git", "reset", "--hard", "-q")
-    x_test = np.load(trained_repo / "data" / "prepared" / "x_test.npy")
-    expected = pd.read_csv(trained_repo / "reports" / "test_predictions.csv", index_col="index")
-    return trained_repo, x_test, expected
+    x_test = np.load(first_run / "data" / "prepared" / "x_test.npy")
+    expected = pd.read_csv(first_run / "reports" / "test_predictions.csv", index_col="index")
+    return first_run, x_test, expected
 
 
 def predict(repo, *arguments):
@@ -151,7 +151,8 @@ def test_pictures_of_any_size_and_colour_become_the_training_images(tmp_path):
 
 
 def test_python_users_get_the_same_rows_from_the_function(exported, monkeypatch, tmp_path):
-    from pipeline.predict import header, predict as predict_rows
+    from pipeline.predict import header
+    from pipeline.predict import predict as predict_rows
 
     repo, x_test, expected = exported
     write_png(tmp_path / "one.png", x_test[3])

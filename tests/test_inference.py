@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.ensemble_model import build_ensemble, check_against_ensemble
-from pipeline.runtime.errors import PipelineError
 from pipeline.inference import VIEWS, predict_member, view
+from pipeline.runtime.errors import PipelineError
 
 IMAGES = np.random.default_rng(0).random((6, 28, 28, 1)).astype(np.float32)
 

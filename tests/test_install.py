@@ -15,7 +15,8 @@ def test_install_sh_names_the_supported_python_versions(tmp_path, version):
     major, minor, _ = version.split(".")
     # Answers the version check as that Python would, and --version likewise.
     python.write_text(f'#!/bin/sh\n[ "$1" = --version ] && echo "Python {version}" && exit 0\n'
-                      f'exec python3 -c "import sys; sys.version_info = ({major}, {minor}, 0); exec(sys.argv[1])" "$2"\n')
+                      'exec python3 -c "import sys; '
+                      f'sys.version_info = ({major}, {minor}, 0); exec(sys.argv[1])" "$2"\n')
     python.chmod(0o755)
     result = subprocess.run(["bash", str(tmp_path / "install.sh")], env={"PATH": "/usr/bin:/bin",
                             "PYTHON": str(python)}, capture_output=True, text=True)

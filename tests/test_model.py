@@ -2,12 +2,13 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT
-from pipeline.runtime.errors import PipelineError
 from pipeline.model import FusedBatchNormalization, build_model, compile_model, count_params, plain_layers
 from pipeline.options import OPTIMIZERS
 from pipeline.params import load_params
+from pipeline.runtime.errors import PipelineError
 from pipeline.training import standardizer
+
+from conftest import ROOT
 
 ARCHITECTURES = load_params(str(ROOT / "params.yaml"))["architectures"]
 
@@ -121,7 +122,8 @@ def test_activation_and_dropout_overrides_reach_every_layer_but_the_output():
 
 def test_max_params_is_checked_before_training():
     build_model(ARCHITECTURES["compact"], (28, 28, 1), 10, name="compact", max_params=50_000)
-    with pytest.raises(PipelineError, match=r"architectures.yaml: ensemble_cnn: 331,450 parameters exceed max_params 50,000"):
+    with pytest.raises(PipelineError,
+                       match=r"architectures.yaml: ensemble_cnn: 331,450 parameters exceed max_params 50,000"):
         build_model(ARCHITECTURES["ensemble_cnn"], (28, 28, 1), 10, name="ensemble_cnn", max_params=50_000)
 
 
@@ -133,7 +135,8 @@ def test_standardization_layer_is_not_counted_against_the_budget():
 
 
 def test_unknown_layer_type_is_named():
-    with pytest.raises(PipelineError, match=r"architectures.yaml: tiny\[1\]: unknown layer type 'Conv3D'; allowed: Conv2D"):
+    with pytest.raises(PipelineError,
+                       match=r"architectures.yaml: tiny\[1\]: unknown layer type 'Conv3D'; allowed: Conv2D"):
         build_model([{"Flatten": {}}, {"Conv3D": {"filters": 2}}], (28, 28, 1), 10, name="tiny")
 
 
@@ -153,7 +156,8 @@ def test_output_entry_must_be_last():
 
 
 def test_architecture_that_does_not_fit_the_input_is_an_error():
-    with pytest.raises(PipelineError, match=r"architectures.yaml: tiny: does not fit input \(28, 28, 1\): Computed output size would be zero"):
+    with pytest.raises(PipelineError, match=r"architectures.yaml: tiny: does not fit input \(28, 28, 1\): "
+                                            r"Computed output size would be zero"):
         build_model([{"Conv2D": {"filters": 2, "kernel_size": 40}}], (28, 28, 1), 10, name="tiny")
 
 

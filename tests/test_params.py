@@ -9,10 +9,11 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT
 from pipeline import recipes
-from pipeline.runtime.errors import PipelineError
 from pipeline.params import load_params, read_yaml, validate
+from pipeline.runtime.errors import PipelineError
+
+from conftest import ROOT
 
 NO_AUGMENT = {"shift": 0, "rotate": 0, "zoom": 0, "flip": False}  # train.augment as params.yaml ships it
 
@@ -171,7 +172,9 @@ def test_the_studies_settings_are_valid(params):
 def test_allowed_lists_agree_with_the_code_that_uses_them():
     # params.py keeps its own copy of the file formats so that checking params imports neither Keras nor pandas
     import keras
-    from pipeline import options, params as params_module, user_data
+
+    from pipeline import options, user_data
+    from pipeline import params as params_module
     assert all(hasattr(keras.optimizers, name) for name, _ in options.OPTIMIZERS.values())
     assert params_module.USER_FORMATS == tuple(user_data.READERS)
     dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())

@@ -1,8 +1,9 @@
 """pipeline/paths.py and dvc.yaml name the same files: a path changed in one place only fails here."""
 import yaml
 
-from conftest import ROOT, stage_entries
 from pipeline import paths
+
+from conftest import ROOT, stage_entries
 
 
 def declared():
@@ -24,9 +25,3 @@ def test_every_path_in_paths_is_declared_in_dvc_yaml():
         assert path in found, path
     for stage in ("fetch", "prepare", "evaluate", "ensemble", "export"):
         assert paths.timing_path(stage) in found, stage
-
-
-def test_member_files_live_in_the_members_folder():
-    assert paths.history_path(3) == f"{paths.member_dir(3)}/{paths.HISTORY_NAME}"
-    assert paths.record_path(3) == f"{paths.member_dir(3)}/{paths.RECORD_NAME}"
-    assert paths.member_dir(3) != paths.model_path(3)

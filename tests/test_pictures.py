@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.runtime.errors import PipelineError
 from pipeline.pictures import MAX_PICTURE_PIXELS, read_picture
+from pipeline.runtime.errors import PipelineError
 
 GARMENT = np.zeros((28, 28), dtype=np.uint8)
 GARMENT[5:23, 8:20] = np.random.default_rng(0).integers(40, 256, size=(18, 12))  # light on dark, as the datasets

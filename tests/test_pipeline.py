@@ -13,15 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
 from pipeline.acceleration import cpu_flags
+
+from conftest import ROOT
 from project import BARE_PATH, dvc, make_project, ran, run
 
 
 @pytest.fixture(scope="module")
-def repo(trained_repo):
-    """The project after its first run (conftest.trained_repo)."""
-    return trained_repo
+def repo(first_run):
+    """The project after its first run (conftest.first_run)."""
+    return first_run
 
 
 def test_first_run_writes_reports_and_metrics(repo):
@@ -56,7 +57,8 @@ def test_first_run_writes_reports_and_metrics(repo):
     bf16 = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
     assert training == {"backend": "tensorflow", "device": "cpu", "precision": "mixed_bfloat16" if bf16 else "float32",
                         "jit_compile": False, "steps_per_execution": 32 if bf16 else 1, "validation_batch_size": 1024,
-                        "intra_op_threads": len(os.sched_getaffinity(0)), "inter_op_threads": len(os.sched_getaffinity(0))}
+                        "intra_op_threads": len(os.sched_getaffinity(0)),
+                        "inter_op_threads": len(os.sched_getaffinity(0))}
     assert {key: record[key] for key in training} == training
     assert metrics["training"] == {key: training[key] for key in metrics["training"]}
 
@@ -80,7 +82,7 @@ def test_another_training_package_version_retrains_every_member(repo):
 @pytest.mark.parametrize("module, stages", [
     ("pipeline/plots.py", ["check", "report"]),  # only the report draws
     ("pipeline/prepared.py", ["check", "ensemble", "evaluate", "export", "prepare", "report", "train@0", "train@1"]),
-    ("pipeline/runtime/errors.py", ["check"]),  # in no key (pipeline.runtime.keys.NOT_KEYED): the wording of errors retrains nothing
+    ("pipeline/runtime/errors.py", ["check"]),  # in no key (pipeline.runtime.keys.NOT_KEYED): retrains nothing
 ])
 def test_a_module_edit_reruns_exactly_the_stages_that_import_it(repo, module, stages):
     """The keys follow the imports: an edit to a module reruns check and then exactly the stages whose key names it
@@ -333,7 +335,8 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
 
 def test_members_trained_side_by_side_match_those_trained_one_by_one(tmp_path):
     """`python -m pipeline.recipes NAME --jobs 2` with a recipe pinning train.threads to 1: each member in its own
-    process on its own CPU (pipeline.runtime.side_by_side), saved as the experiment NAME, dvc.lock complete, status clean;
+    process on its own CPU (pipeline.runtime.side_by_side), saved as the experiment NAME, dvc.lock complete, status
+    clean;
     retraining a member alone (1 thread, every CPU allowed) gives its numbers again."""
     repo = make_project(tmp_path / "parallel", limit=600, members=[0, 1], epochs=1)
     with open(repo / "recipes.yaml", "a", encoding="utf-8") as handle:

@@ -1,10 +1,11 @@
 """recipes.yaml and its command (pipeline.recipes): each recipe is valid params, run with -S as a named experiment."""
 import pytest
 
-from conftest import ROOT
 from pipeline import recipes
-from pipeline.runtime.errors import PipelineError
 from pipeline.params import load_params, validate
+from pipeline.runtime.errors import PipelineError
+
+from conftest import ROOT
 
 
 def test_every_recipe_is_valid_params():

@@ -1,7 +1,7 @@
 import numpy as np
 
-from pipeline.report import to_html, to_markdown
 from pipeline.plots import confusion_counts, error_rates
+from pipeline.report import to_html, to_markdown
 
 
 def test_confusion_counts_and_error_rates_by_hand():

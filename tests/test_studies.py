@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT
 from pipeline.datasets import decompress, parse_idx
-from project import dvc, make_project, ran, run
+
+from conftest import ROOT
+from project import dvc, full_run, make_project, ran, run
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,7 @@ def study_repo(tmp_path_factory, fashion_dir):
                  train={**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "optimizer": "sgd"},
                  ensemble={"method": "vote", "tta": []})
     output = dvc(project, "repro")
-    assert ran(output) == ["check", "ensemble", "evaluate", "export", "fetch", "prepare", "report", "train@0",
-                           "train@1"]
+    assert ran(output) == full_run([0, 1])
     return project
 
 
@@ -48,8 +48,8 @@ def test_users_npz_with_class_subset_fixed_split_and_vote(study_repo):
     with open(study_repo / "data" / "own" / "mine.pkl", "wb") as handle:
         pickle.dump({"features": np.zeros((4, 784)), "target": np.arange(4)}, handle)
     output = dvc(study_repo, "exp", "run", "-S", "dataset=data/own/mine.pkl", check=False)
-    assert ("error: data/own/mine.pkl: a .pkl file can only be read with pickle, which can run code hidden in the file; "
-            "convert it to .npz, or set allow_pickle: true in params.yaml if you trust it") in output
+    assert ("error: data/own/mine.pkl: a .pkl file can only be read with pickle, which can run code hidden in the "
+            "file; convert it to .npz, or set allow_pickle: true in params.yaml if you trust it") in output
     run(study_repo, "git", "checkout", "--", "params.yaml")
 
 
@@ -60,7 +60,8 @@ def test_study_004_setting_trains_without_validation(study_repo):
     members = pd.read_csv(study_repo / "reports" / "members.csv", index_col="member")
     assert members["val_loss"].isna().all() and members.loc["member_0", "best_epoch"] == 2
     summary = json.loads((study_repo / "data" / "predictions" / "members.json").read_text())
-    assert summary["training"]["device"] == "cpu" and summary["validation"] == {"mean_accuracy": None, "mean_loss": None}
+    assert summary["training"]["device"] == "cpu"
+    assert summary["validation"] == {"mean_accuracy": None, "mean_loss": None}
     assert json.loads((study_repo / "reports" / "metrics.json").read_text())["members"]["mean_val_accuracy"] is None
     dvc(study_repo, "plots", "show", "-o", "plots_page")  # validation curves are empty, not an error
     assert "Training loss per member" in (study_repo / "plots_page" / "index.html").read_text()

@@ -3,11 +3,20 @@ import numpy as np
 import pytest
 
 from pipeline.acceleration import Acceleration, choose_acceleration, choose_precision, cpu_flags, device_kind
-from pipeline.runtime.errors import PipelineError
 from pipeline.members import read_history
 from pipeline.params import load_params
-from pipeline.training import (AugmentedImages, HistoryFile, KeepBestWeights, TrainConfig, cosine_schedule,
-                               member_split, standardizer, step_schedule, train_member)
+from pipeline.runtime.errors import PipelineError
+from pipeline.training import (
+    AugmentedImages,
+    HistoryFile,
+    KeepBestWeights,
+    TrainConfig,
+    cosine_schedule,
+    member_split,
+    standardizer,
+    step_schedule,
+    train_member,
+)
 
 SHIFT_2 = {"shift": 2, "rotate": 0, "zoom": 0, "flip": False}  # train.augment
 TINY = [{"Conv2D": {"filters": 4, "kernel_size": 3, "activation": "relu"}}, {"Flatten": {}}]
@@ -28,7 +37,8 @@ def test_member_split_depends_on_member_and_seed_only():
 
 
 def test_member_split_refuses_an_empty_part():
-    with pytest.raises(PipelineError, match=r"params.yaml: train.validation_fraction: 0.1 of 3 images leaves an empty train or validation part; allowed: "):
+    with pytest.raises(PipelineError, match=r"params.yaml: train.validation_fraction: 0.1 of 3 images leaves an empty "
+                                            r"train or validation part; allowed: "):
         member_split(3, 0, 0, 0.1)
 
 
@@ -44,7 +54,7 @@ def tiny_data(count=240, seed=0):
 
 
 PLAIN = Acceleration("tensorflow", "cpu", "float32", 1, None)  # accelerate: off
-FAST = Acceleration("tensorflow", "cpu", "float32", 32, 1024)  # accelerate: auto, in float32 so tests agree on every CPU
+FAST = Acceleration("tensorflow", "cpu", "float32", 32, 1024)  # accelerate: auto, in float32: the same on every CPU
 
 
 def tiny_config(**overrides):

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.prepare import carve_test, select_classes
 from pipeline.runtime.errors import PipelineError
 from pipeline.user_data import load_user_file, relabel
-from pipeline.prepare import carve_test, select_classes
 
 
 def images(count, seed=0):

@@ -2,10 +2,14 @@
 
 Every source (a local folder, Debian's package, a public mirror) is checked against
 the sha256 of the *decompressed* bytes, so the files in data/raw/ are identical
-whichever way they arrived, and so is their DVC hash.
+whichever way they arrived, and so is their DVC hash. An IDX file is read only as far as
+its header promises, and refused from that header when it promises more than
+MAX_ARRAY_BYTES (a gzip bomb stops there, before it is decompressed).
 """
 import gzip
 import hashlib
+import io
+import math
 import os
 import shutil
 import struct
@@ -17,6 +21,7 @@ import numpy as np
 
 from pipeline.runtime.errors import PipelineError
 from pipeline.runtime.files import atomic_path
+from pipeline.user_data import MAX_ARRAY_BYTES, too_big
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -51,6 +56,7 @@ DATASETS = {
 }
 
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # uint8 data, 3 or 1 dimensions
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def parse_idx(data, name):
@@ -73,14 +79,36 @@ def parse_idx(data, name):
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def decompress(raw, name):
-    """Gunzip `raw` if it is gzip; a broken gzip stream is an error naming `name`."""
-    if raw[:2] != b"\x1f\x8b":
-        return raw
+def read_idx_bytes(handle, name):
+    """The IDX bytes of the open binary file `handle`, gunzipped if it is gzip (decompressed as it is read), read only
+    as far as the IDX header promises: a header promising more than MAX_ARRAY_BYTES is refused before anything else
+    is read; a broken gzip stream, and data beyond the promise, are errors naming `name`. parse_idx checks the rest."""
+    gzipped = handle.read(2) == GZIP_MAGIC
+    handle.seek(0)
+    stream = gzip.GzipFile(fileobj=handle, mode="rb") if gzipped else handle
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
+        header = stream.read(8)  # the magic number and the first dimension: enough for parse_idx to name a bad one
+        magic = int.from_bytes(header[:4], "big")
+        if len(header) < 8 or magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+            return header
+        header += stream.read(4 * (magic & 0xFF) - 4)
+        if len(header) < 4 + 4 * (magic & 0xFF):
+            return header  # a truncated header
+        shape = struct.unpack(f">{magic & 0xFF}I", header[4:])
+        size = math.prod(shape)
+        if size > MAX_ARRAY_BYTES:
+            raise too_big(name, f"the IDX array of shape {shape} (uint8)", size)
+        data = header + stream.read(size)
+        if len(data) == len(header) + size and stream.read(1):  # one byte past the promise: a bomb may hold GBs more
+            raise PipelineError(f"{name}: IDX header says shape {shape} ({len(data)} bytes) but the file has more")
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
         raise PipelineError(f"{name}: not a valid gzip file ({error})") from None
+    return data
+
+
+def decompress(raw, name):
+    """The IDX bytes `raw` holds (gzip or not), by read_idx_bytes' rules."""
+    return read_idx_bytes(io.BytesIO(raw), name)
 
 
 def verify(data, dataset, file, source):
@@ -162,10 +190,10 @@ def fetch(dataset, destination, environ=None, debian_dir="default", mirrors=None
             if local:
                 source = _local_path(local, file)
                 with open(source, "rb") as handle:
-                    raw = handle.read()
+                    data = read_idx_bytes(handle, source)
             else:
                 raw, source = _download_any(dataset, file, mirrors, timeout)
-            data = decompress(raw, source)
+                data = decompress(raw, source)
             verify(data, dataset, file, source)
             with open(os.path.join(temporary, file), "wb") as handle:
                 handle.write(data)
@@ -197,6 +225,6 @@ def load_raw(directory):
     for file in FILES:
         path = os.path.join(directory, file)
         with open(path, "rb") as handle:
-            arrays.append(parse_idx(handle.read(), path))
+            arrays.append(parse_idx(read_idx_bytes(handle, path), path))
     x_train, y_train, x_test, y_test = arrays
     return x_train, y_train, x_test, y_test

@@ -8,6 +8,7 @@ import difflib
 import os
 
 from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, MappingStartEvent, NodeEvent
 
 from pipeline.datasets import DATASETS
 from pipeline.inference import VIEWS
@@ -245,26 +246,110 @@ def _check_limit(params, path):
                              f"(no image left for training or validation); allowed: null or an integer >= {smallest}")
 
 
-def read_yaml(text):
+MAX_YAML_NODES = 100_000  # values a YAML file may hold, aliases expanded: the shipped files hold under 1,000
+# Lists and mappings inside one another: the shipped files nest 4 deep; ruamel's loader recurses once a level and
+# fails (RecursionError, a traceback) a few hundred deep.
+MAX_YAML_DEPTH = 50
+MERGE_KEY = "<<"  # `<<: *recipe` (YAML's merge key): a recipe that starts from another
+
+
+def read_yaml(text, merge_keys=False):
     """`text` parsed exactly as DVC parses params.yaml (dvc.utils.serialize.parse_yaml: ruamel.yaml, safe, YAML 1.2).
 
     PyYAML (YAML 1.1) reads some scalars otherwise: `010` as 8, `1:30` as 90, `yes` as true, `1e-3` as a
-    string; then the code would train with values other than those dvc.lock records.
+    string; then the code would train with values other than those dvc.lock records. Aliases are checked first
+    (check_aliases), before any Python object is built.
     """
+    check_aliases(text, merge_keys)
     return YAML(typ="safe").load(text)
 
 
-def read_file(path):
+class _Open:
+    """A sequence or mapping being parsed: its size so far (aliases expanded), its anchor, where its children sit."""
+
+    def __init__(self, event, merged):
+        self.size, self.anchor, self.mapping = 1, event.anchor, isinstance(event, MappingStartEvent)
+        self.merged = merged and not self.mapping  # `<<: [*a, *b]`: each entry is merged
+        self.children, self.merge_key = 0, False
+
+    def at_merge_value(self):
+        """Whether the next child is the value of `<<`, or an entry of a list that is."""
+        return self.merged or (self.mapping and self.children % 2 == 1 and self.merge_key)
+
+    def saw(self, event):
+        """`event` is the next child: a mapping's keys and values alternate, and a `<<` key makes its value merged."""
+        self.merge_key = self.mapping and self.children % 2 == 0 and _is_merge_key(event)
+        self.children += 1
+
+
+def check_aliases(text, merge_keys=False):
+    """Refuse, from the parser's events alone, YAML that expands beyond MAX_YAML_NODES values once its aliases are
+    followed (an alias bomb: 400 bytes, 387 million values), nests deeper than MAX_YAML_DEPTH, or holds an alias
+    (`*name`) anywhere but as a merge key's value, and there only with `merge_keys`. One PipelineError naming the
+    line; undefined aliases and syntax errors are left to the loader, which reports them. Returns the number of
+    values, aliases expanded."""
+    sizes, stack, total = {}, [], 0
+    for event in YAML(typ="safe").parse(text):
+        if isinstance(event, CollectionEndEvent):
+            done = stack.pop()
+            _record(sizes, done.anchor, done.size, stack)
+            continue
+        if not isinstance(event, NodeEvent):
+            continue
+        merged = bool(stack) and stack[-1].at_merge_value()
+        size = _alias_size(event, sizes, stack, merged and merge_keys) if isinstance(event, AliasEvent) else 1
+        total += size
+        if total > MAX_YAML_NODES:
+            raise PipelineError(f"line {event.start_mark.line + 1}: more than {MAX_YAML_NODES:,} values once its "
+                                f"aliases are expanded (an alias bomb?); allowed: at most {MAX_YAML_NODES:,}")
+        if stack:
+            stack[-1].saw(event)
+        if isinstance(event, CollectionStartEvent):
+            if len(stack) == MAX_YAML_DEPTH:
+                raise PipelineError(f"line {event.start_mark.line + 1}: nested deeper than {MAX_YAML_DEPTH} levels; "
+                                    f"allowed: at most {MAX_YAML_DEPTH}")
+            stack.append(_Open(event, merged))
+        else:
+            _record(sizes, None if isinstance(event, AliasEvent) else event.anchor, size, stack)
+    return total
+
+
+def _record(sizes, anchor, size, stack):
+    """A finished value of `size` values: its anchor's size, and part of the value it sits in."""
+    if anchor is not None:
+        sizes[anchor] = size
+    if stack:
+        stack[-1].size += size
+
+
+def _is_merge_key(event):
+    return getattr(event, "value", None) == MERGE_KEY and getattr(event, "style", "") is None
+
+
+def _alias_size(event, sizes, stack, allowed):
+    """The number of values that the alias `event` stands for; PipelineError where no alias may stand."""
+    where = f"line {event.start_mark.line + 1}: *{event.anchor}"
+    if any(each.anchor == event.anchor for each in stack):
+        raise PipelineError(f"{where} is an alias inside the value it names (endless); allowed: no such alias")
+    if not allowed:
+        raise PipelineError(f"{where} is an alias; allowed: each value written out (aliases only as `{MERGE_KEY}: "
+                            f"*name` in recipes.yaml)")
+    return sizes.get(event.anchor, 0)  # undefined: the loader says so
+
+
+def read_file(path, merge_keys=False):
     """The YAML in `path`, parsed as DVC parses it; one PipelineError naming the file if it cannot be."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return read_yaml(handle.read())
+            return read_yaml(handle.read(), merge_keys)
     except FileNotFoundError:
         raise PipelineError(f"{path}: file not found") from None
     except UnicodeDecodeError as error:
         line = error.object[:error.start].count(b"\n") + 1
         raise PipelineError(f"{path}: byte 0x{error.object[error.start]:02x} at line {line} is not UTF-8; allowed: "
                             "a UTF-8 text file (save it as UTF-8 in your editor)") from None
+    except PipelineError as error:
+        raise PipelineError(f"{path}: {error}") from None
     except YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""

@@ -4,11 +4,12 @@
 
 Inputs: pictures (PNG, JPEG, BMP, GIF, WebP, TIFF) of any mode up to 40 megapixels; IDX image
 files (.gz or not); `.npz` with a `features` array and CSV with 784 pixel columns (an optional
-`label` column is ignored), as for `dataset`. Pictures become 28x28 grey as a person sees them
-(pipeline.pictures: bit depth, transparency, palette, CMYK, EXIF orientation), padded to a square
-with the background colour, resized with Lanczos filtering. The datasets are light-on-dark; for
-dark-on-light pictures (a photo of a shirt on white paper) pass --dark-on-light, which inverts
-them. Pixels are then divided as prepare divides the training images (pipeline.prepare):
+`label` column is ignored), as for `dataset`; an array over pipeline.user_data.MAX_ARRAY_BYTES once
+read is refused from the size its file declares, before it is read. Pictures become 28x28 grey
+as a person sees them (pipeline.pictures: bit depth, transparency, palette, CMYK, EXIF
+orientation), padded to a square with the background colour, resized with Lanczos filtering. The
+datasets are light-on-dark; for dark-on-light pictures (a photo of a shirt on white paper) pass
+--dark-on-light, which inverts them. Pixels are then divided as prepare divides the training images (pipeline.prepare):
 8-bit pictures and IDX files by 255, arrays by the divisor rule.
 
 Output: CSV rows `file, index, predicted, probability, class_2, probability_2, ...` (index
@@ -23,7 +24,7 @@ import sys
 
 import numpy as np
 
-from pipeline.datasets import IMAGES_MAGIC, decompress, parse_idx
+from pipeline.datasets import IMAGES_MAGIC, parse_idx, read_idx_bytes
 from pipeline.ensemble_model import REBUILD, load_ensemble
 from pipeline.inference import PREDICT_BATCH_SIZE
 from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD
@@ -39,7 +40,7 @@ IMAGES_PER_CALL = 16 * PREDICT_BATCH_SIZE  # per model.predict call (50 MB of fl
 
 def read_idx(path):
     with open(path, "rb") as handle:
-        data = decompress(handle.read(), path)
+        data = read_idx_bytes(handle, path)
     array = parse_idx(data, path)
     if int.from_bytes(data[:4], "big") != IMAGES_MAGIC or array.shape[1:] != IMAGE_SHAPE:
         raise PipelineError(f"{path}: an IDX file of shape {array.shape}; allowed: 28x28 images (N, 28, 28)")

@@ -19,21 +19,19 @@ serial way.
 """
 import copy
 import json
-import os
 import re
-import subprocess
 import sys
 
-from pipeline.params import load_params, read_yaml, validate
+from pipeline.params import load_params, read_file, read_yaml, validate
+from pipeline.runtime import children, side_by_side
 from pipeline.runtime.errors import PipelineError, run_main
 
 RECIPES_FILE = "recipes.yaml"
 
 
 def load(path=RECIPES_FILE):
-    """{name: {dotted key: value}} of the recipes file."""
-    with open(path, encoding="utf-8") as handle:
-        recipes = read_yaml(handle.read())
+    """{name: {dotted key: value}} of the recipes file (a recipe may start from another: `<<: *name`)."""
+    recipes = read_file(path, merge_keys=True)
     if not isinstance(recipes, dict) or not all(isinstance(values, dict) for values in recipes.values()):
         raise PipelineError(f"{path}: allowed: a mapping of recipe names to {{dotted.key: value}} mappings")
     return recipes
@@ -85,26 +83,28 @@ def settings_only(name, extra):
         word = words.pop(0)
         if word in ("-S", "--set-param") and words and "=" in words[0]:
             key, value = words.pop(0).split("=", 1)
-            settings[key] = read_yaml(value)  # as DVC reads a -S value
+            try:
+                settings[key] = read_yaml(value)  # as DVC reads a -S value
+            except PipelineError as error:
+                raise PipelineError(f"-S {key}: {error}") from None
         else:
             raise PipelineError(f"{name} --jobs: {word!r} is not allowed after --jobs; allowed: -S key=value "
                                 "(other `dvc exp run` options need the serial way, without --jobs)")
     return settings
 
 
-def run_side_by_side(name, values, params, jobs):
+def run_side_by_side(name, values, jobs):
     """`values` (the recipe, then later -S values) written into params.yaml as -S writes them, the pipeline run
     with the members `jobs` at a time, the result saved as the experiment `name`."""
     from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` itself calls
 
-    from pipeline import parallel
-
-    parallel.check_threads(params["train"]["threads"], jobs)  # before params.yaml changes
+    side_by_side.checked(jobs, lambda: validate(apply(load_params(), values), f"{RECIPES_FILE}: {name}"))
     settings = [setting(key, value) for key, value in values.items()]
     print("params.yaml: " + " ".join(settings), flush=True)
-    apply_overrides("params.yaml", settings)
-    parallel.main(["--jobs", str(jobs)])
-    parallel.run(["exp", "save", "--name", name])
+    with children.signals_held():  # a signal now would leave params.yaml half-written
+        apply_overrides("params.yaml", settings)
+    side_by_side.main(["--jobs", str(jobs)])
+    side_by_side.run(["exp", "save", "--name", name])
 
 
 def main(argv=None):
@@ -116,17 +116,15 @@ def main(argv=None):
     name, (jobs, extra) = argv[0], jobs_option(argv[1:])
     if name not in recipes:
         raise PipelineError(f"{RECIPES_FILE}: no recipe {name!r}; allowed: one of {', '.join(recipes)}")
-    params = load_params()  # with architectures.yaml's entries, which a recipe's arch must name
-    if jobs is not None:
-        values = {**recipes[name], **settings_only(name, extra)}
-        return run_side_by_side(name, values, validate(apply(params, values), f"{RECIPES_FILE}: {name}"), jobs)
-    validate(apply(params, recipes[name]), f"{RECIPES_FILE}: {name}")
-    arguments = command(name, recipes[name], extra)
-    print("dvc " + " ".join(arguments), flush=True)
-    dvc = os.path.join(os.path.dirname(sys.executable), "dvc")  # the project's own, beside this Python
-    result = subprocess.run([dvc if os.path.exists(dvc) else "dvc", *arguments], check=False)
-    if result.returncode:
-        sys.exit(result.returncode)
+    with children.stopped_with_children("pipeline.recipes"):
+        if jobs is not None:
+            return run_side_by_side(name, {**recipes[name], **settings_only(name, extra)}, jobs)
+        validate(apply(load_params(), recipes[name]), f"{RECIPES_FILE}: {name}")  # with architectures.yaml's
+        arguments = command(name, recipes[name], extra)
+        print("dvc " + " ".join(arguments), flush=True)
+        code = children.wait(children.start([side_by_side.dvc_command(), *arguments]))
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

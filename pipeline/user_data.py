@@ -2,10 +2,16 @@
 
 Every reader returns (features, target): features shaped (N, 28, 28) as float32, target
 shaped (N,) holding the file's own labels. Anything malformed is one PipelineError line
-naming the file and the problem.
+naming the file and the problem. Memory does not follow what a file claims: an array that would
+take more than MAX_ARRAY_BYTES once read is refused from its declared size, before any of it is
+read (.npz: the .npy header of each array; CSV: values counted first; IDX: pipeline.datasets).
+Pickle formats are the exception: only a file the user trusts is read (allow_pickle).
 """
+import gzip
+import math
 import os
 import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -15,6 +21,13 @@ from pipeline.runtime.errors import PipelineError
 IMAGE_SHAPE = (28, 28)
 PIXEL_RANGE = (0, 255)  # 0..255 (IDX, Kaggle CSV) or already 0..1 (002): prepare divides by 255 or 1
 PICKLE_FORMATS = (".npy", ".pkl")  # only readable through pickle, which can run code from the file
+# The most bytes one array of a data file may take once read (2 GiB): 2.7 million 28x28 uint8 images, 39x MNIST's
+# 70,000, or 342,000 as float64. A 15 MB .npz can claim 15.7 GB; this refuses it before allocating anything.
+MAX_ARRAY_BYTES = 2**31
+# What pandas takes for a CSV cell beyond its text, reading the cells as text first: 20,000 rows of random pixels
+# (4 bytes of text a cell) took 14.6 bytes a cell (pipeline.user_data.read_features, ru_maxrss).
+CSV_CELL_BYTES = 12
+READ_CHUNK = 1 << 20  # bytes read at a time while counting
 
 
 def load_user_file(path, allow_pickle=False):
@@ -34,9 +47,15 @@ def load_user_file(path, allow_pickle=False):
     return _check(features, target, path, (lambda i: f"row {i + 2}") if suffix == ".csv" else (lambda i: f"image {i}"))
 
 
+def too_big(path, what, size):
+    """The PipelineError for an array of `path`, described by `what`, that would take `size` bytes once read."""
+    return PipelineError(f"{path}: {what} would take {size:,} bytes once read; allowed: at most {MAX_ARRAY_BYTES:,} "
+                         f"bytes ({MAX_ARRAY_BYTES / 2**30:g} GiB) an array, whatever the file's own size")
+
+
 def read_npz_arrays(path, names):
     """{name: array} of the arrays `names` in the .npz file at `path`, read without pickle; one PipelineError for a
-    file that is not a readable .npz or lacks one of them."""
+    file that is not a readable .npz, lacks one of them or declares one larger than MAX_ARRAY_BYTES."""
     if not zipfile.is_zipfile(path):  # NumPy would try it as a pickle and talk about allow_pickle
         raise PipelineError(f"{path}: not a readable .npz file (not a zip archive: damaged or another format)")
     try:
@@ -45,6 +64,8 @@ def read_npz_arrays(path, names):
             if missing:
                 raise PipelineError(f"{path}: no {' or '.join(repr(name) for name in missing)} array; "
                                     f"the file has {', '.join(archive.files) or 'no arrays'}")
+            for name in names:
+                check_npz_member(archive.zip, name, path)
             return {name: archive[name] for name in names}
     except PipelineError:
         raise
@@ -52,6 +73,23 @@ def read_npz_arrays(path, names):
         raise PipelineError(f"{path}: {str(error).splitlines()[0]}") from None
     except Exception as error:  # zipfile.BadZipFile, OSError, EOFError: not a readable .npz
         raise PipelineError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
+
+
+def check_npz_member(archive, name, path):
+    """Refuse the array `name` of the open zip `archive` (the .npz file `path`) when it is no .npy array or its header
+    declares more than MAX_ARRAY_BYTES: only the header is read (NumPy would allocate what it declares)."""
+    member = name if name in archive.namelist() else name + ".npy"  # as numpy.lib.npyio.NpzFile finds it
+    with archive.open(member) as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            # Version 3.0 differs from 2.0 only in encoding the header as UTF-8 (field names): shape and size match.
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = header(handle)
+        except ValueError as error:
+            raise PipelineError(f"{path}: not a readable .npz file ({name}: {str(error).splitlines()[0]})") from None
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_ARRAY_BYTES:
+        raise too_big(path, f"{name} of shape {shape} ({dtype})", size)
 
 
 def _read_npz(path):
@@ -62,12 +100,31 @@ def _read_npz(path):
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "bars"}  # what spreadsheets write instead of commas
 
 
+def check_csv_size(path):
+    """Refuse the CSV file at `path` (gzip-compressed when its name ends .gz, as pandas reads it) when pandas would
+    take more than MAX_ARRAY_BYTES to read it (its text, and CSV_CELL_BYTES a cell): a CSV states no size of its
+    own, so its line ends and commas are counted in chunks first, and counting stops at the bound."""
+    gzipped, rows, cells, text = path.lower().endswith(".gz"), 0, 0, 0
+    if not gzipped and os.path.getsize(path) > MAX_ARRAY_BYTES:  # its text alone (a sparse file's costs no disk)
+        raise too_big(path, f"{os.path.getsize(path):,} bytes of text", os.path.getsize(path))
+    with (gzip.open if gzipped else open)(path, "rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            lines = chunk.count(b"\n")
+            rows, cells, text = rows + lines, cells + lines + chunk.count(b","), text + len(chunk)  # commas + 1 a line
+            if text + cells * CSV_CELL_BYTES > MAX_ARRAY_BYTES:
+                raise too_big(path, f"at least {rows:,} lines, {cells:,} values, {text:,} bytes of text",
+                              text + cells * CSV_CELL_BYTES)
+
+
 def read_csv_table(path):
     """The cells of the CSV file at `path` as strings, with its header; one PipelineError if it is not CSV."""
     try:
+        check_csv_size(path)
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise PipelineError(f"{path}: not a readable CSV file ({str(error).splitlines()[0]})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            EOFError, gzip.BadGzipFile, zlib.error) as error:  # the last three: a broken .csv.gz
+        reason = (str(error) or repr(error)).splitlines()[0]
+        raise PipelineError(f"{path}: not a readable CSV file ({reason})") from None
     if table.shape[1] == 1:
         separator = next((mark for mark in SEPARATORS if mark in str(table.columns[0])), None)
         if separator:

@@ -5,6 +5,7 @@ import shutil
 import struct
 import threading
 
+import bombs
 import numpy as np
 import pytest
 
@@ -38,11 +39,65 @@ def test_parse_idx_rejects_corrupt_input(data, message):
     assert message in str(error.value)
 
 
+IMAGES = np.arange(5 * 28 * 28, dtype=np.uint64).astype(np.uint8).reshape(5, 28, 28)
+
+
 def test_decompress_passes_plain_bytes_and_rejects_broken_gzip():
-    assert decompress(b"plain", "f") == b"plain"
-    assert decompress(gzip.compress(b"abc"), "f") == b"abc"
+    assert decompress(idx_bytes(IMAGES), "f") == idx_bytes(IMAGES)
+    assert decompress(gzip.compress(idx_bytes(IMAGES)), "f") == idx_bytes(IMAGES)
     with pytest.raises(PipelineError, match="f.gz: not a valid gzip file"):
-        decompress(gzip.compress(b"abc" * 1000)[:-20], "f.gz")
+        decompress(gzip.compress(idx_bytes(IMAGES))[:-20], "f.gz")
+    with pytest.raises(PipelineError, match="f.gz: not a valid gzip file .*CRC check failed"):
+        stream = bytearray(gzip.compress(idx_bytes(IMAGES)))
+        stream[-8] ^= 1  # the CRC in the trailer, read only after the header's promise is met
+        decompress(bytes(stream), "f.gz")
+
+
+def test_an_idx_file_is_read_as_gzip_decompress_reads_it_whole():
+    """Decompressed as it is read, member after member: the same bytes as gzip.decompress of the whole stream."""
+    raw = gzip.compress(idx_bytes(IMAGES)[:300]) + gzip.compress(idx_bytes(IMAGES)[300:]) + b"\0" * 16
+    assert gzip.decompress(raw) == decompress(raw, "f") == idx_bytes(IMAGES)
+
+
+@pytest.mark.parametrize("data, message", [
+    (idx_bytes(IMAGES) + b"\0", r"IDX header says shape \(5, 28, 28\) \(3936 bytes\) but the file has more$"),
+    (gzip.compress(idx_bytes(IMAGES) + b"\0"), r"IDX header says shape \(5, 28, 28\) \(3936 bytes\) but the file has "
+                                               "more$"),
+    (struct.pack(">4I", 0x00000803, 2**20, 2**20, 2**20),
+     r"the IDX array of shape \(1048576, 1048576, 1048576\) \(uint8\) would take 1,152,921,504,606,846,976 bytes "
+     r"once read; allowed: at most 2,147,483,648 bytes \(2 GiB\) an array"),
+])
+def test_an_idx_file_is_read_no_further_than_its_header_promises(data, message):
+    with pytest.raises(PipelineError, match=rf"^f: {message}"):
+        decompress(data, "f")
+
+
+def test_a_gzip_idx_bomb_is_refused_from_its_header(tmp_path):
+    """What predict and fetch meet: one line naming the file, the shape its header claims and the bound, at a peak
+    memory far below the claim (the stream really holds 256 MiB of zeros, which gzip.decompress would allocate)."""
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    bombs.gzip_idx_bomb(path)
+    line, peak_mb = bombs.refusal_and_peak(f"from pipeline.datasets import read_idx_bytes; "
+                                           f"read_idx_bytes(open({str(path)!r}, 'rb'), {str(path)!r})")
+    assert line == (f"error: {path}: the IDX array of shape (20000000, 28, 28) (uint8) would take 15,680,000,000 "
+                    "bytes once read; allowed: at most 2,147,483,648 bytes (2 GiB) an array, whatever the file's own "
+                    "size"), line
+    assert peak_mb < bombs.PEAK_LIMIT_MB, f"{peak_mb} MB to refuse {path.name}"
+
+
+def test_fetch_refuses_a_gzip_idx_bomb_from_its_header_and_leaves_nothing(tmp_path):
+    folder, destination = tmp_path / "fashion", tmp_path / "raw" / "fashion_mnist"
+    folder.mkdir()
+    bombs.gzip_idx_bomb(folder / f"{FILES[0]}.gz")
+    for file in FILES[1:]:
+        (folder / file).write_bytes(b"")
+    line, peak_mb = bombs.refusal_and_peak(
+        f"from pipeline.datasets import fetch; fetch('fashion_mnist', {str(destination)!r}, "
+        f"environ={{'FASHION_MNIST_DIR': {str(folder)!r}}}, debian_dir=None, mirrors=())")
+    assert line.startswith(f"error: {folder / FILES[0]}.gz: the IDX array of shape (20000000, 28, 28) (uint8) would "
+                           "take 15,680,000,000 bytes once read; allowed: at most 2,147,483,648 bytes"), line
+    assert peak_mb < bombs.PEAK_LIMIT_MB, f"{peak_mb} MB to refuse it"
+    assert os.listdir(tmp_path / "raw") == []
 
 
 @pytest.mark.e2e  # real data, its fixture found by name

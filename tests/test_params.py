@@ -5,12 +5,14 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
+import bombs
 import pytest
 import yaml
 
 from pipeline import recipes
-from pipeline.params import load_params, read_yaml, validate
+from pipeline.params import MAX_YAML_NODES, check_aliases, load_params, read_yaml, validate
 from pipeline.runtime.errors import PipelineError
 
 from conftest import ROOT
@@ -39,7 +41,8 @@ def test_shipped_params_are_valid(params):
     ({"limit": 0}, "params.yaml: limit: 0 is not allowed; allowed: null (all images) or an integer >= 1"),
     ({"arch": "vgg"}, "params.yaml: arch: 'vgg' is not allowed; allowed: one of ensemble_cnn"),
     ({"epoch": 3}, "params.yaml: epoch: unknown key (did you mean 'epochs'?)"),
-    ({"train": {"optimizer": "rmsprop"}}, "params.yaml: train.optimizer: 'rmsprop' is not allowed; allowed: one of nadam"),
+    ({"train": {"optimizer": "rmsprop"}},
+     "params.yaml: train.optimizer: 'rmsprop' is not allowed; allowed: one of nadam"),
     ({"train": {"patiense": 3}}, "params.yaml: train.patiense: unknown key (did you mean 'train.patience'?)"),
     ({"train": {"validation_fraction": 1.0}}, "params.yaml: train.validation_fraction: 1.0 is not allowed"),
     ({"report": {"dpi": 0}}, "params.yaml: report.dpi: 0 is not allowed"),
@@ -215,3 +218,61 @@ def test_every_list_survives_dvc_set_param_there_and_back(tmp_path):
             apply_overrides(str(path), [f"{key}={value}"])
             expected = recipes.apply(read_yaml(shipped), {key: read_yaml(value)})  # as -S sets a dotted key
             assert read_yaml(path.read_text(encoding="utf-8")) == expected, (key, value)
+
+
+# --- aliases (tests/bombs.py): checked from the parser's events, before any Python object is built ---
+
+ALIAS_REFUSED = "is an alias; allowed: each value written out (aliases only as `<<: *name` in recipes.yaml)"
+BOMB_REFUSED = "more than 100,000 values once its aliases are expanded (an alias bomb?); allowed: at most 100,000"
+
+
+def project_with(tmp_path, params=None, architectures=None, recipes_text=None):
+    """tmp_path holding the shipped params.yaml, architectures.yaml and recipes.yaml, each replaced when given."""
+    for name, text in (("params.yaml", params), ("architectures.yaml", architectures), ("recipes.yaml", recipes_text)):
+        (tmp_path / name).write_text((ROOT / name).read_text() if text is None else text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("files, read, refusal", [
+    ({"params": bombs.yaml_bomb()}, "load_params", f"params.yaml: line 2: *l0 {ALIAS_REFUSED}"),
+    ({"params": "seed: &s 0\nlimit: *s\n"}, "load_params", f"params.yaml: line 2: *s {ALIAS_REFUSED}"),
+    ({"architectures": "mine: &m [{Flatten: {}}]\nyours: *m\n"}, "load_params",
+     f"architectures.yaml: line 2: *m {ALIAS_REFUSED}"),
+    ({"recipes_text": bombs.yaml_bomb(merge=True)}, "recipes", f"recipes.yaml: line 6: {BOMB_REFUSED}"),
+    ({"recipes_text": bombs.yaml_bomb()}, "recipes", f"recipes.yaml: line 2: *l0 {ALIAS_REFUSED}"),
+    ({"recipes_text": "base: &base\n  epochs: 3\nmine:\n  <<: *base\n  classes: *base\n"}, "recipes",
+     f"recipes.yaml: line 5: *base {ALIAS_REFUSED}"),
+    ({"recipes_text": "mine: &mine\n  <<: *mine\n"}, "recipes",
+     "recipes.yaml: line 2: *mine is an alias inside the value it names (endless); allowed: no such alias"),
+    ({"params": "epochs:\n  " + "[" * 2000 + "]" * 2000 + "\n"}, "load_params",
+     "params.yaml: line 2: nested deeper than 50 levels; allowed: at most 50"),
+])
+def test_aliases_are_refused_in_one_line_before_any_value_is_built(tmp_path, monkeypatch, files, read, refusal):
+    """An alias bomb (~500 bytes, 387 million values) costs milliseconds: the events are counted, aliases followed
+    by their anchors' sizes, and nothing is expanded; params.yaml and architectures.yaml take no alias at all."""
+    monkeypatch.chdir(project_with(tmp_path, **files))
+    start = time.perf_counter()
+    with pytest.raises(PipelineError) as error:
+        load_params() if read == "load_params" else recipes.load()
+    assert str(error.value) == refusal and time.perf_counter() - start < 1
+
+
+def test_merge_keys_in_recipes_expand_within_the_bound(tmp_path):
+    """Seven levels of merged recipes (7**7 = 823,543 values counted) are refused; three levels (~400) load."""
+    path = tmp_path / "recipes.yaml"
+    path.write_text(bombs.yaml_bomb(levels=3, width=7, merge=True))
+    assert recipes.load(str(path))["l3"] == {"epochs": 1}
+    path.write_text(bombs.yaml_bomb(levels=7, width=7, merge=True))
+    with pytest.raises(PipelineError, match=re.escape(f"recipes.yaml: line 7: {BOMB_REFUSED}")):
+        recipes.load(str(path))
+
+
+def test_an_alias_in_a_set_value_is_refused_in_one_line():
+    with pytest.raises(PipelineError, match=re.escape(f"-S members: line 1: *a {ALIAS_REFUSED}")):
+        recipes.settings_only("fast", ["-S", "members=[&a 1, *a]"])
+
+
+def test_the_shipped_files_are_far_within_the_bound():
+    """MAX_YAML_NODES is 100,000; the shipped files hold a few hundred values each, recipes.yaml's merges included."""
+    for name, merge_keys in (("params.yaml", False), ("architectures.yaml", False), ("recipes.yaml", True)):
+        assert check_aliases((ROOT / name).read_text(), merge_keys) < MAX_YAML_NODES / 20, name

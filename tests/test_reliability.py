@@ -137,7 +137,8 @@ PARAM_CASES = [
     ({"classes": [0, 1.5]}, "error: params.yaml: classes: [0, 1.5] is not allowed"),
     ({"normalize": "zscore"}, "error: params.yaml: normalize: 'zscore' is not allowed; allowed: one of scale, "
                               "standardize"),
-    ({"split": "random"}, "error: params.yaml: split: 'random' is not allowed; allowed: one of per_member, fixed, none"),
+    ({"split": "random"}, "error: params.yaml: split: 'random' is not allowed; allowed: one of per_member, fixed, "
+                          "none"),
     ({"split": "none"}, "error: params.yaml: train.early_stopping: true is not allowed with split: none"),
     ({"test_fraction": 1.0}, "error: params.yaml: test_fraction: 1.0 is not allowed; allowed: null (the dataset's own "
                              "test set) or a number between 0 and 1"),
@@ -161,8 +162,9 @@ PARAM_CASES = [
     ({"train.validation_fraction": 0}, "error: params.yaml: train.validation_fraction: 0 is not allowed; allowed: a "
                                        "number between 0 and 1, exclusive"),
     ({"train.patience": 0}, "error: params.yaml: train.patience: 0 is not allowed; allowed: an integer >= 1"),
-    ({"train.lr_schedule": [[10, 0.1], [5, 0.01]]}, "error: params.yaml: train.lr_schedule: [[10, 0.1], [5, 0.01]] "
-                                                    "is not allowed; allowed: cosine, or a list of [epoch, factor] pairs"),
+    ({"train.lr_schedule": [[10, 0.1], [5, 0.01]]},
+     "error: params.yaml: train.lr_schedule: [[10, 0.1], [5, 0.01]] is not allowed; allowed: cosine, or a list of "
+     "[epoch, factor] pairs"),
     ({"train.lr_schedule": "linear"}, "error: params.yaml: train.lr_schedule: 'linear' is not allowed; allowed: "
                                       "cosine, or a list"),
     ({"train.augment.shift": -1}, "error: params.yaml: train.augment.shift: -1 is not allowed; allowed: an integer "
@@ -407,7 +409,8 @@ def test_a_damaged_model_file_is_named_with_how_to_retrain_it(project, kind, rea
 
 @pytest.mark.parametrize("name, text, reason", [
     ("training.json", "{", "JSONDecodeError"),
-    ("history.csv", "epoch,loss\n1,0.5\n", "ValueError: history.csv lacks the columns accuracy, val_loss, val_accuracy"),
+    ("history.csv", "epoch,loss\n1,0.5\n",
+     "ValueError: history.csv lacks the columns accuracy, val_loss, val_accuracy"),
     ("history.csv", "epoch,loss,accuracy,val_loss,val_accuracy\n", "ValueError: history.csv holds 0 epochs; "
                                                                    "the kept epoch is "),
 ])
@@ -426,8 +429,8 @@ def test_a_damaged_history_is_named_with_how_to_retrain_it(project, name, text, 
 
 @pytest.mark.parametrize("change, refusal", [
     ({"architectures.ensemble_cnn": [{"Conv2D": {"filters": -3, "kernel_size": 3}}]},
-     "error: architectures.yaml: ensemble_cnn[0]: Conv2D({'filters': -3, 'kernel_size': 3}): Invalid value for argument "
-     "`filters`"),
+     "error: architectures.yaml: ensemble_cnn[0]: Conv2D({'filters': -3, 'kernel_size': 3}): Invalid value for "
+     "argument `filters`"),
     ({"max_params": 1000}, "error: architectures.yaml: ensemble_cnn: 331,450 parameters exceed max_params 1,000"),
 ])
 def test_an_architecture_that_cannot_be_built_is_named_after_tensorflow_starts_quietly(project, change, refusal):

@@ -1,13 +1,18 @@
 """Users' own files (.npz, .csv, pickled .npy/.pkl) and what prepare does with them."""
+import gzip
+import io
 import pickle
+import re
+import zipfile
 
+import bombs
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.prepare import carve_test, select_classes
 from pipeline.runtime.errors import PipelineError
-from pipeline.user_data import load_user_file, relabel
+from pipeline.user_data import load_user_file, read_features, relabel
 
 
 def images(count, seed=0):
@@ -39,11 +44,13 @@ def test_kaggle_csv(tmp_path):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda p: np.savez(p, features=images(3), labels=np.arange(3)), r"no 'target' array; the file has features, labels"),
+    (lambda p: np.savez(p, features=images(3), labels=np.arange(3)),
+     r"no 'target' array; the file has features, labels"),
     (lambda p: np.savez(p, features=images(3), target=np.arange(4)), r"3 feature rows but 4 targets"),
     (lambda p: np.savez(p, features=np.zeros((3, 32, 32)), target=np.arange(3)),
      r"features have shape \(3, 32, 32\); allowed: \(N, 784\), \(N, 28, 28\) or \(N, 28, 28, 1\)"),
-    (lambda p: np.savez(p, features=images(2), target=np.array([0.5, 1.0])), r"target holds non-integer labels such as 0.5"),
+    (lambda p: np.savez(p, features=images(2), target=np.array([0.5, 1.0])),
+     r"target holds non-integer labels such as 0.5"),
     (lambda p: np.savez(p, features=np.zeros((0, 784)), target=np.zeros(0)), r"holds no examples"),
     (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), r"not a readable .npz file"),
     (lambda p: p.write_bytes(b""), r"the file is empty"),
@@ -134,3 +141,85 @@ def test_carved_test_set_is_disjoint_and_seeded():
     assert not np.array_equal(carve_test(x, y, 0.05, seed=1)[2], x_test)
     with pytest.raises(PipelineError, match=r"test_fraction: 0.001 of 100 images leaves an empty training or test set"):
         carve_test(x, y, 0.001, seed=0)
+
+
+# --- files that claim more than MAX_ARRAY_BYTES (tests/bombs.py): refused from the claim, before reading ---
+
+TOO_BIG = (r"would take {size} bytes once read; allowed: at most 2,147,483,648 bytes \(2 GiB\) an array, whatever "
+           r"the file's own size")
+
+
+@pytest.mark.parametrize("name, write, call, refusal", [
+    ("bomb.npz", bombs.npz_bomb, "load_user_file", r"features of shape \(20000000, 28, 28\) \(uint8\) "
+                                                   + TOO_BIG.format(size="15,680,000,000")),
+    ("bomb.npz", bombs.npz_bomb, "read_features", r"features of shape \(20000000, 28, 28\) \(uint8\) "
+                                                  + TOO_BIG.format(size="15,680,000,000")),
+    ("bomb.csv.gz", bombs.csv_gz_bomb, "read_features", r"at least [\d,]+ lines, [\d,]+ values, [\d,]+ bytes of text "
+                                                        + TOO_BIG.format(size=r"2,1[\d,]+")),
+    ("bomb.csv", bombs.sparse_csv_bomb, "load_user_file", r"2,148,[\d,]+ bytes of text "
+                                                          + TOO_BIG.format(size=r"2,148,[\d,]+")),
+])
+def test_a_file_claiming_more_than_the_bound_is_refused_before_it_is_read(tmp_path, name, write, call, refusal):
+    """What fetch (load_user_file) and predict (read_features) meet: one line naming the file, its claim and the
+    bound, at a peak memory far below what the file claims (each bomb really holds 256+ MiB behind its claim)."""
+    path = tmp_path / name
+    write(path)
+    line, peak_mb = bombs.refusal_and_peak(f"from pipeline.user_data import {call}; {call}({str(path)!r})")
+    assert re.fullmatch(rf"error: {re.escape(str(path))}: {refusal}", line), line
+    assert peak_mb < bombs.PEAK_LIMIT_MB, f"{peak_mb} MB to refuse {name}"
+
+
+def test_a_target_array_is_bounded_too(tmp_path):
+    path = tmp_path / "labels.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("features.npy", npy_bytes(np.zeros((3, 784), np.uint8)))
+        archive.writestr("target.npy", npy_header({"descr": "<i8", "fortran_order": False, "shape": (2**28 + 1,)}))
+    with pytest.raises(PipelineError, match=rf"^{path}: target of shape \(268435457,\) \(int64\) "
+                                            + TOO_BIG.format(size="2,147,483,656")):
+        load_user_file(str(path))
+
+
+def test_an_npz_member_that_is_no_npy_array_is_refused_unread(tmp_path):
+    path = tmp_path / "raw.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("features.npy", b"\x00" * 1000)
+        archive.writestr("target.npy", npy_bytes(np.zeros(3)))
+    with pytest.raises(PipelineError, match=rf"^{path}: not a readable .npz file \(features: the magic string is not "
+                                            "correct"):
+        load_user_file(str(path))
+
+
+def npy_header(header):
+    handle = io.BytesIO()
+    np.lib.format.write_array_header_1_0(handle, header)
+    return handle.getvalue()
+
+
+def npy_bytes(array):
+    handle = io.BytesIO()
+    np.save(handle, array)
+    return handle.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_files_within_the_bound_read_as_before(tmp_path, suffix):
+    """The checks read ahead of NumPy and pandas, which then read the file as they always did: the same arrays."""
+    table = write_csv(tmp_path / "plain.csv", count=5)
+    path = tmp_path / f"mine{suffix}"
+    (path.write_bytes(gzip.compress((tmp_path / "plain.csv").read_bytes())) if suffix.endswith(".gz")
+     else path.write_bytes((tmp_path / "plain.csv").read_bytes()))
+    expected = table.drop(columns="label").to_numpy().reshape(5, 28, 28).astype(np.float32)
+    np.testing.assert_array_equal(read_features(str(path)), expected)
+    np.savez_compressed(tmp_path / "mine.npz", features=expected.astype(np.uint8), target=np.arange(5))
+    features, target = load_user_file(str(tmp_path / "mine.npz"))
+    assert features.dtype == np.float32 and np.array_equal(features, expected) and target.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_broken_gzip_csv_is_one_line(tmp_path):
+    path = tmp_path / "broken.csv.gz"
+    path.write_bytes(gzip.compress(CSV_TEXT.encode())[:-30])
+    with pytest.raises(PipelineError, match=rf"^{path}: not a readable CSV file \(Compressed file ended"):
+        read_features(str(path))
+
+
+CSV_TEXT = bombs.CSV_HEADER + ",".join(["1"] * 785) + "\n"

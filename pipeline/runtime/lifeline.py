@@ -42,7 +42,7 @@ class Stopped(BaseException):
         self.signum = signum
 
 
-def _raise_stopped(signum, frame):
+def raise_stopped(signum, frame):
     for each in SIGNALS:  # a second signal while cleaning up must not interrupt the clean-up
         signal.signal(each, signal.SIG_IGN)
     raise Stopped(signum)
@@ -82,7 +82,7 @@ def main(argv):
         sys.exit("usage: python -m pipeline.runtime.lifeline -m MODULE [ARGUMENTS ...]")
     parent = int(os.environ.get("PIPELINE_PARENT_PID") or os.getppid())  # set by python.sh before its exec
     for each in SIGNALS:
-        signal.signal(each, _raise_stopped)
+        signal.signal(each, raise_stopped)
     ask_for_parent_death_signal()
     runner = runner_of(parent)
     if os.getppid() != parent or not is_running(runner):  # it died before the request above took effect

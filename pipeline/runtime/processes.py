@@ -19,3 +19,12 @@ def name_and_parent(pid):
         return process.name(), process.ppid()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
+
+
+def tree(pid):
+    """Process `pid` and all its descendants that run now; empty when it does not run."""
+    try:
+        process = psutil.Process(pid)
+        return [pid, *(child.pid for child in process.children(recursive=True))]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []

@@ -10,14 +10,17 @@ The thread count changes a member's weights, so it must be a param, or the run-c
 reuse a member trained one way for a run configured the other way: `train.threads` must be set,
 and N x train.threads must fit the CPUs this process may use. Members already in dvc.lock or
 the run-cache are restored, not trained.
+
+Stopped by SIGTERM, SIGINT or SIGHUP (a scheduler, `timeout`, Ctrl-C), it stops the dvc processes it
+started, and their stages, before it exits (pipeline.runtime.children).
 """
 import argparse
 import os
-import subprocess
 import sys
 import time
 
 from pipeline.params import load_params
+from pipeline.runtime import children
 from pipeline.runtime.errors import PipelineError, run_main
 
 
@@ -30,17 +33,62 @@ def dvc_command():
 def cpu_shares(jobs, threads, cpus):
     """`jobs` disjoint sets of `threads` CPUs each from `cpus` (sorted), one per process running side by side."""
     cpus = sorted(cpus)
-    if jobs * threads > len(cpus):
-        raise PipelineError(f"--jobs {jobs}: {jobs} x train.threads {threads} = {jobs * threads} CPUs, but this "
-                            f"process may use {len(cpus)}; allowed: --jobs x train.threads <= {len(cpus)}")
+    problem = jobs_problem(jobs, threads, len(cpus))
+    if problem:
+        raise PipelineError(problem)
     return [set(cpus[index * threads:(index + 1) * threads]) for index in range(jobs)]
 
 
-def run(arguments, **options):
+def jobs_problem(jobs, threads, cpus):
+    """What is wrong with `jobs` processes of `threads` threads each (None: not known, at least 1) on `cpus` CPUs."""
+    if jobs < 1:
+        return f"--jobs {jobs}: allowed: an integer >= 1"
+    if threads is None and jobs > cpus:
+        return (f"--jobs {jobs}: {jobs} jobs need at least {jobs} CPUs (1 thread each), but this process may use "
+                f"{cpus}; allowed: --jobs <= {cpus}")
+    if threads is not None and jobs * threads > cpus:
+        return (f"--jobs {jobs}: {jobs} x train.threads {threads} = {jobs * threads} CPUs, but this process may use "
+                f"{cpus}; allowed: --jobs x train.threads <= {cpus}")
+    return None
+
+
+def threads_problem(threads, jobs, cpus):
+    """What is wrong with train.threads `threads` for --jobs: it must be set."""
+    if threads is not None:
+        return None
+    fitting = min(max(jobs, 1), cpus)  # the suggestion must itself fit
+    return (f"params.yaml: train.threads: null is not allowed with --jobs; allowed: the threads each member trains "
+            f"with, e.g. {cpus // fitting} for {fitting} jobs on {cpus} CPUs (it changes the weights, so the "
+            "run-cache must know it)")
+
+
+def check_threads(threads, jobs, cpus=None):
+    """The CPU shares of `jobs` processes with `threads` (train.threads) each on `cpus` (default: those this process
+    may use); every problem with the two in one line, so that one mistake costs one round trip."""
+    cpus = os.sched_getaffinity(0) if cpus is None else cpus
+    problems = [jobs_problem(jobs, threads, len(cpus)), threads_problem(threads, jobs, len(cpus))]
+    if any(problems):
+        raise PipelineError("; and ".join(filter(None, problems)))
+    return cpu_shares(jobs, threads, cpus)
+
+
+def checked(jobs, load=load_params):
+    """(the params `load` returns, their CPU shares for `jobs`): a problem with --jobs is reported together with
+    one in the params, in one line."""
+    cpus = os.sched_getaffinity(0)
+    try:
+        params = load()
+    except PipelineError as error:
+        raise PipelineError("; and ".join(filter(None, [jobs_problem(jobs, None, len(cpus)), str(error)]))) from None
+    return params, check_threads(params["train"]["threads"], jobs, cpus)
+
+
+def run(arguments):
+    """`dvc <arguments>`, stopped with this process; PipelineError when it fails."""
     print("dvc " + " ".join(arguments), flush=True)
-    result = subprocess.run([dvc_command(), *arguments], check=False, **options)
-    if result.returncode:
-        raise PipelineError(f"dvc {' '.join(arguments)} exited with {result.returncode} (its output is above)")
+    code = children.wait(children.start([dvc_command(), *arguments]))
+    if code:
+        raise PipelineError(f"dvc {' '.join(arguments)} exited with {code} (its output is above)")
 
 
 def train_side_by_side(members, shares):
@@ -53,11 +101,10 @@ def train_side_by_side(members, shares):
             member, slot = pending.pop(0), free.pop(0)
             arguments = ["--wait-for-lock", "repro", "--single-item", f"train@{member}"]
             print(f"dvc {' '.join(arguments)}   # CPUs {sorted(shares[slot])}", flush=True)
-            process = subprocess.Popen([dvc_command(), *arguments],
-                                       preexec_fn=lambda cpus=shares[slot]: os.sched_setaffinity(0, cpus))
+            process = children.start([dvc_command(), *arguments], cpus=shares[slot])
             running[process] = (member, slot, time.perf_counter())
         time.sleep(0.5)
-        for process in [process for process in running if process.poll() is not None]:
+        for process in [process for process in running if children.ended(process) is not None]:
             member, slot, start = running.pop(process)
             seconds[member] = time.perf_counter() - start
             free.append(slot)
@@ -69,30 +116,17 @@ def train_side_by_side(members, shares):
     return seconds
 
 
-def check_threads(threads, jobs):
-    """The CPU shares of `jobs` processes with `threads` (train.threads) each; one line if they do not fit."""
-    if jobs < 1:
-        raise PipelineError(f"--jobs {jobs}: allowed: an integer >= 1")
-    cpus = os.sched_getaffinity(0)
-    if threads is None:
-        raise PipelineError(f"params.yaml: train.threads: null is not allowed with --jobs; allowed: the threads each "
-                            f"member trains with, e.g. {max(1, len(cpus) // jobs)} for {jobs} jobs on "
-                            f"{len(cpus)} CPUs (it changes the weights, so the run-cache must know it)")
-    return cpu_shares(jobs, threads, cpus)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", "-j", type=int, default=2, help="members trained at once (default 2)")
     arguments = parser.parse_args(argv)
-    params = load_params()
-    threads = params["train"]["threads"]
-    shares = check_threads(threads, arguments.jobs)
-    start = time.perf_counter()
-    run(["repro", "prepare"])
-    seconds = train_side_by_side(params["members"], shares)
-    run(["repro"])
+    params, shares = checked(arguments.jobs)
+    threads, start = params["train"]["threads"], time.perf_counter()
+    with children.stopped_with_children("pipeline.runtime.side_by_side"):
+        run(["repro", "prepare"])
+        seconds = train_side_by_side(params["members"], shares)
+        run(["repro"])
     print(f"parallel: {len(seconds)} members, {arguments.jobs} at a time with {threads} thread(s) each: "
           + ", ".join(f"train@{member} {value:.0f} s" for member, value in seconds.items())
           + f"; {time.perf_counter() - start:.0f} s in all")

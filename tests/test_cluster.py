@@ -1,0 +1,222 @@
+"""pipeline.cluster on real Dask processes: a `dask scheduler` and two `dask worker`s started from the command line on
+127.0.0.1, each worker in its own folder with its own copy of the project; nothing shared with the client but a
+local-folder DVC remote (and a bare git repository for a sweep's experiments)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import psutil
+import pytest
+import yaml
+
+from conftest import ROOT
+from project import BARE_PATH, dvc, make_project, run
+
+TRAIN = {**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "threads": 1}  # pinned: bit for bit
+PARAMS = {"limit": 600, "members": [0, 1], "epochs": 1, "train": TRAIN}
+DASK = os.path.join(sys.prefix, "bin", "dask")
+START_S = 90  # how long the scheduler and the workers may take to start
+
+
+def environment(folder):
+    """A worker's or the client's environment: a bare PATH, and its own folder's code first."""
+    return {"PATH": BARE_PATH, "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(folder),
+            "DVC_NO_ANALYTICS": "1"}
+
+
+def start_worker(base, scheduler_file, name, extra_path=None):
+    folder = make_project(base / f"worker_{name}", **PARAMS)
+    env = environment(folder)
+    if extra_path:
+        env["PYTHONPATH"] += os.pathsep + str(extra_path)
+    log = open(base / f"worker_{name}.log", "w")
+    return subprocess.Popen([DASK, "worker", "--scheduler-file", str(scheduler_file), "--nworkers", "1", "--nthreads",
+                             "1", "--resources", "threads=1", "--local-directory", str(folder / "dask"), "--name",
+                             name, "--no-dashboard"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for_workers(address, count):
+    from distributed import Client
+
+    with Client(address, timeout=START_S) as client:
+        client.wait_for_workers(count, timeout=START_S)
+        deadline = time.time() + START_S
+        while len(client.scheduler_info()["workers"]) != count and time.time() < deadline:
+            time.sleep(0.5)  # a worker leaving takes a moment to be forgotten
+        assert len(client.scheduler_info()["workers"]) == count
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The client project (remote: a local folder), a scheduler and two workers; stopped after the module."""
+    base = tmp_path_factory.mktemp("cluster")
+    remote = base / "remote"
+    client = make_project(base / "client", **PARAMS)
+    dvc(client, "remote", "add", "--local", "--default", "shared", str(remote))
+    scheduler_file = base / "scheduler.json"
+    processes = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file",
+                                   str(scheduler_file), "--no-dashboard"], cwd=base, env=environment(base),
+                                  stdout=open(base / "scheduler.log", "w"), stderr=subprocess.STDOUT)]
+    deadline = time.time() + START_S
+    while not scheduler_file.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    address = json.loads(scheduler_file.read_text())["address"]
+    processes += [start_worker(base, scheduler_file, name) for name in ("a", "b")]
+    wait_for_workers(address, 2)
+    yield {"base": base, "client": client, "remote": remote, "address": address, "scheduler_file": scheduler_file,
+           "workers": processes[1:]}
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        process.wait(30)
+
+
+def start_client(cluster, *arguments):
+    client = cluster["client"]
+    return subprocess.Popen([str(client / ".venv" / "bin" / "python"), "-m", "pipeline.cluster", "--scheduler",
+                             cluster["address"], *arguments], cwd=client, env=environment(client),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process, timeout=600):
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def training_processes(workers):
+    """The stage processes training a member under the given `dask worker` processes (their nannies' children)."""
+    found = []
+    for nanny in workers:
+        try:
+            for child in psutil.Process(nanny.pid).children(recursive=True):
+                try:
+                    if "stages.train" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                        found.append(child)
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+    return found
+
+
+def wait_for_training(workers, count=1, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = training_processes(workers)
+        if len(found) >= count:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"no {count} member(s) training on the workers within {timeout} s")
+
+
+def gone(processes, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def weights(path):
+    with zipfile.ZipFile(path) as archive:  # the .keras file also holds its save time: only its weights compare
+        return archive.read("model.weights.h5")
+
+
+def lock_without_saved_models(repo):
+    """dvc.lock's stages, every dependency and param, and every output but those that hold when they were made
+    (a .keras file's save time, the SavedModel, the wall times)."""
+    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    varies = (".keras", "export/saved_model", "reports/timings/", "reports/report.")  # the report shows wall times
+    for stage in stages.values():
+        stage["outs"] = [out for out in stage["outs"] if not any(part in out["path"] for part in varies)]
+    return stages
+
+
+def test_members_on_the_cluster_match_a_serial_run_even_when_a_worker_dies(cluster, tmp_path):
+    serial = make_project(tmp_path / "serial", **PARAMS)
+    dvc(serial, "repro")
+    process = start_client(cluster)
+    victim = wait_for_training(cluster["workers"])[0]
+    worker = next(p for p in victim.parents() if p.ppid() in {w.pid for w in cluster["workers"]})
+    worker.kill()  # the worker process itself, mid-member: its nanny starts a new one
+    assert gone([victim], timeout=15), "the killed worker's member went on training"
+    code, output = finish(process)
+    assert code == 0, output[-3000:]
+    starts = [line for line in output.splitlines() if " started on " in line]
+    assert len(starts) == 3, output  # train@0, train@1, and the killed one again
+    assert output.count(" done on ") == 2 and "recomputed there" not in output
+    client = cluster["client"]
+    for name in ("reports/metrics.json", "data/predictions/members.npz", "reports/members.csv"):
+        assert (client / name).read_bytes() == (serial / name).read_bytes(), name
+    for member in (0, 1):
+        assert weights(client / f"models/member_{member}.keras") == weights(serial / f"models/member_{member}.keras")
+    assert lock_without_saved_models(client) == lock_without_saved_models(serial)
+    assert "Data and pipelines are up to date." in dvc(client, "status")
+
+
+def test_a_client_with_nothing_left_to_train_trains_nothing(cluster):
+    code, output = finish(start_client(cluster))
+    assert code == 0, output[-3000:]
+    assert "cluster: 0 of 2 members to train (2 restored from dvc.lock or the run-cache)" in output
+    assert " started on " not in output and "Running stage 'train@" not in output
+
+
+def test_a_sweep_comes_back_as_experiments(cluster):
+    git_remote = cluster["base"] / "experiments.git"
+    run(cluster["base"], "git", "init", "-q", "--bare", str(git_remote))
+    code, output = finish(start_client(cluster, "--git-remote", str(git_remote), "-S", "seed=1,2", "-S",
+                                       "members=[0]"))
+    assert code == 0, output[-3000:]
+    assert "cluster: sweep-1: -S seed=1 -S members=[0]" in output and output.count(" done on ") == 2
+    shown = json.loads(dvc(cluster["client"], "exp", "show", "--json"))
+    experiments = {exp["name"]: exp["data"] for baseline in shown for exp in (baseline.get("experiments") or [])
+                   for exp in exp["revs"]}
+    assert set(experiments) >= {"sweep-1", "sweep-2"}
+    seeds = {name: data["params"]["params.yaml"]["data"]["seed"] for name, data in experiments.items()}
+    assert (seeds["sweep-1"], seeds["sweep-2"]) == (1, 2)
+    for name in ("sweep-1", "sweep-2"):
+        metrics = experiments[name]["metrics"]["reports/metrics.json"]["data"]
+        assert 0 < metrics["ensemble"]["test_accuracy"] <= 1
+
+
+def test_stopping_the_client_stops_every_task_and_pushes_nothing(cluster):
+    client = cluster["client"]
+    run(client, "git", "checkout", "--", "params.yaml")
+    params = yaml.safe_load((client / "params.yaml").read_text())
+    (client / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 7}, sort_keys=False))
+    process = start_client(cluster)
+    training = wait_for_training(cluster["workers"], count=2)
+    remote_before = sorted(str(path) for path in cluster["remote"].rglob("*"))
+    process.send_signal(signal.SIGTERM)
+    code, output = finish(process, timeout=120)
+    assert code == 128 + signal.SIGTERM, output[-3000:]
+    assert output.strip().splitlines()[-1].startswith("error: cluster: stopped by SIGTERM; every task was stopped")
+    assert gone(training), "a member went on training after the client stopped"
+    time.sleep(2)
+    assert sorted(str(path) for path in cluster["remote"].rglob("*")) == remote_before  # nothing half-done pushed
+    run(client, "git", "checkout", "--", "params.yaml")
+
+
+def test_a_worker_with_other_package_versions_is_refused_before_training(cluster, tmp_path):
+    fake = tmp_path / "site" / "numpy_twin-0.0.dist-info"  # another distribution claiming the module numpy
+    fake.mkdir(parents=True)
+    (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy-twin\nVersion: 0.0\n")
+    (fake / "top_level.txt").write_text("numpy\n")
+    odd = start_worker(tmp_path, cluster["scheduler_file"], "odd", extra_path=tmp_path / "site")
+    try:
+        wait_for_workers(cluster["address"], 3)
+        code, output = finish(start_client(cluster))
+    finally:
+        odd.terminate()
+        odd.wait(30)
+        wait_for_workers(cluster["address"], 2)
+    assert code == 1
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("error: worker tcp://127.0.0.1:") and "other package versions: numpy" in last, last
+    assert "numpy-twin 0.0" in last and last.endswith("nothing was trained")
+    assert " started on " not in output

@@ -20,6 +20,7 @@ import time
 from benchmarks.common import epoch_times, load_data
 from pipeline.acceleration import detect
 from pipeline.datasets import DATASETS
+from pipeline.inference import PREDICT_BATCH_SIZE
 from pipeline.model import count_params
 from pipeline.params import load_params
 from pipeline.runtime.files import write_json
@@ -71,7 +72,7 @@ def main(argv=None):
     model, history, _ = train_member(x_train, y_train, num_classes, config, 0, acceleration, callbacks=[timer],
                                      verbose=2)
     train_seconds = time.perf_counter() - start
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
     figures = {
         "arch": args.arch, "dataset": args.dataset, "parameters": count_params(model),
         "backend": keras.backend.backend(), "device": device_name(), **dataclasses.asdict(acceleration),

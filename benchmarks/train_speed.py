@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 from benchmarks.common import cpu_name, epoch_times, load_data
+from pipeline.inference import PREDICT_BATCH_SIZE  # NumPy only at import: no TensorFlow in this process yet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,7 +31,7 @@ WAYS = {
 }
 LEVERS = {
     "off + steps_per_execution": "32 batches per call into the compiled function",
-    "off + validation_batch_size": "validation in batches of 1024",
+    "off + validation_batch_size": "validation in larger batches (pipeline.acceleration.VALIDATION_BATCH_SIZE)",
     "stage in float32": "accelerate auto with train.precision float32",
     "stage + XLA jit_compile": "not adopted: needs TensorFlow's op determinism off (Keras drops jit under it)",
     "stage + tf.data": "not adopted: input from a shuffled, prefetched tf.data pipeline",
@@ -119,7 +120,7 @@ def worker(way, epochs, limit, dataset):
     seen = len(x)  # training and validation images, each seen once per epoch
     print("RESULT " + json.dumps({
         "way": way, "epoch_seconds": timer.seconds, "images_per_second": seen / min(timer.seconds[1:]),
-        "test_accuracy": accuracy(model.predict(x_test, batch_size=1024, verbose=0), y_test),
+        "test_accuracy": accuracy(model.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0), y_test),
         "acceleration": dataclasses.asdict(acceleration) if acceleration else None,
         "jit_compile": bool(model.jit_compile)}))
 

@@ -29,6 +29,11 @@ from pipeline.runtime.dvc import default_remote, restorable, run_dvc
 from pipeline.runtime.errors import PipelineError, print_error, run_main
 
 
+def cpu_count():
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m pipeline.cluster", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,20 +64,20 @@ def experiments(params, settings):
     return found
 
 
-def argument_problems(arguments, threads):
-    """Every mistake in the command line and params.yaml together, one line (one round trip for all of them)."""
+def argument_problems(arguments, threads, option="--local"):
+    """Every mistake in the command line and params.yaml together, one line (one round trip for all of them);
+    `option` is what the user typed for --local (pipeline.recipes: --jobs)."""
     problems = []
+    local, cpus = arguments.local, cpu_count()
+    if local is not None and local < 1:
+        problems.append(f"{option} {local}: allowed: an integer >= 1")
+    elif local is not None and local * (threads or 1) > cpus:
+        problems.append(f"{option} {local}: {local} x train.threads {threads or 1} = {local * (threads or 1)} CPUs, "
+                        f"but this process may use {cpus}; allowed: {option} x train.threads <= {cpus}")
     if threads is None and not arguments.settings:
+        example = max(1, cpus // local) if local and local > 0 else 1
         problems.append("params.yaml: train.threads: null is not allowed on a cluster; allowed: the threads each "
-                        "member trains with, e.g. 1 (it changes the weights, so the run-cache must know it)")
-    if arguments.local is not None:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        if arguments.local < 1:
-            problems.append(f"--local {arguments.local}: allowed: an integer >= 1")
-        elif threads and arguments.local * threads > cpus:
-            problems.append(f"--local {arguments.local}: {arguments.local} x train.threads {threads} = "
-                            f"{arguments.local * threads} CPUs, but this process may use {cpus}; allowed: "
-                            f"--local x train.threads <= {cpus}")
+                        f"member trains with, e.g. {example} (it changes the weights, so the run-cache must know it)")
     if arguments.settings and not arguments.git_remote:
         problems.append("-S: a sweep needs --git-remote GIT_URL, through which its experiments come back")
     return problems
@@ -84,9 +89,8 @@ def connect(arguments, threads):
     from distributed import Client, LocalCluster
 
     if arguments.local:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         with LocalCluster(n_workers=arguments.local, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          resources={cluster.RESOURCE: max(threads or 1, cpus // arguments.local)},
+                          resources={cluster.RESOURCE: max(threads or 1, cpu_count() // arguments.local)},
                           silence_logs=logging.ERROR) as local, Client(local) as client:
             print(f"cluster: {arguments.local} local workers; dashboard {client.dashboard_link}", flush=True)
             yield client

@@ -87,14 +87,9 @@ def read_idx_bytes(handle, name):
     handle.seek(0)
     stream = gzip.GzipFile(fileobj=handle, mode="rb") if gzipped else handle
     try:
-        header = stream.read(8)  # the magic number and the first dimension: enough for parse_idx to name a bad one
-        magic = int.from_bytes(header[:4], "big")
-        if len(header) < 8 or magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+        header, shape = _idx_header(stream)
+        if shape is None:
             return header
-        header += stream.read(4 * (magic & 0xFF) - 4)
-        if len(header) < 4 + 4 * (magic & 0xFF):
-            return header  # a truncated header
-        shape = struct.unpack(f">{magic & 0xFF}I", header[4:])
         size = math.prod(shape)
         if size > MAX_ARRAY_BYTES:
             raise too_big(name, f"the IDX array of shape {shape} (uint8)", size)
@@ -104,6 +99,20 @@ def read_idx_bytes(handle, name):
     except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
         raise PipelineError(f"{name}: not a valid gzip file ({error})") from None
     return data
+
+
+def _idx_header(stream):
+    """(the header bytes at the start of `stream`, the shape they declare); the shape is None where they declare
+    none (a bad magic number, a truncated header), which parse_idx then names."""
+    header = stream.read(8)  # the magic number and a first dimension: enough for parse_idx to name a bad one
+    magic = int.from_bytes(header[:4], "big")
+    if len(header) < 8 or magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+        return header, None
+    ndim = magic & 0xFF
+    header += stream.read(4 * ndim - 4)
+    if len(header) < 4 + 4 * ndim:
+        return header, None
+    return header, struct.unpack(f">{ndim}I", header[4:])
 
 
 def decompress(raw, name):

@@ -247,8 +247,8 @@ def _check_limit(params, path):
 
 
 MAX_YAML_NODES = 100_000  # values a YAML file may hold, aliases expanded: the shipped files hold under 1,000
-# Lists and mappings inside one another: the shipped files nest 4 deep; ruamel's loader recurses once a level and
-# fails (RecursionError, a traceback) a few hundred deep.
+# Lists and mappings inside one another: the shipped files nest 5 deep at most; ruamel's loader recurses once a
+# level and fails (RecursionError, a traceback) a few hundred deep.
 MAX_YAML_DEPTH = 50
 MERGE_KEY = "<<"  # `<<: *recipe` (YAML's merge key): a recipe that starts from another
 

@@ -11,8 +11,8 @@ show` hold the values that trained. The recipe's values are checked against para
 first: a bad recipe is one line and nothing runs.
 
 With --jobs N the members train N at a time (DVC's `exp run` runs one stage at a time): the values
-are written into params.yaml the way -S writes them (DVC's own code), `python -m pipeline.runtime.side_by_side
---jobs N` runs the pipeline, and `dvc exp save -n NAME` records the result as the experiment NAME,
+are written into params.yaml the way -S writes them (DVC's own code), `python -m pipeline.cluster
+--local N` runs the pipeline, and `dvc exp save -n NAME` records the result as the experiment NAME,
 as `dvc exp run -n NAME` would have. Only -S values may follow then. The recipe must pin
 `train.threads` (the thread count changes the weights); with it, the weights are those of the
 serial way.
@@ -23,7 +23,7 @@ import re
 import sys
 
 from pipeline.params import load_params, read_file, read_yaml, validate
-from pipeline.runtime import children, side_by_side
+from pipeline.runtime import children, dvc
 from pipeline.runtime.errors import PipelineError, run_main
 
 RECIPES_FILE = "recipes.yaml"
@@ -77,7 +77,7 @@ def jobs_option(extra):
 
 def settings_only(name, extra):
     """{dotted key: value} of the -S/--set-param arguments in `extra`; anything else is refused (it has no meaning
-    to pipeline.runtime.side_by_side)."""
+    to pipeline.cluster)."""
     settings, words = {}, list(extra)
     while words:
         word = words.pop(0)
@@ -95,16 +95,26 @@ def settings_only(name, extra):
 
 def run_side_by_side(name, values, jobs):
     """`values` (the recipe, then later -S values) written into params.yaml as -S writes them, the pipeline run
-    with the members `jobs` at a time, the result saved as the experiment `name`."""
+    with the members `jobs` at a time (pipeline.cluster --local), the result saved as the experiment `name`."""
     from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` itself calls
 
-    side_by_side.checked(jobs, lambda: validate(apply(load_params(), values), f"{RECIPES_FILE}: {name}"))
+    from pipeline import cluster  # here: pipeline.cluster imports this module
+
+    # Before params.yaml changes: a bad value, --jobs and train.threads, all in one line.
+    problems, threads = [], None
+    try:
+        threads = validate(apply(load_params(), values), f"{RECIPES_FILE}: {name}")["train"]["threads"]
+    except PipelineError as error:
+        problems.append(str(error))
+    problems[:0] = cluster.argument_problems(cluster.parse(["--local", str(jobs)]), threads, "--jobs")
+    if problems:
+        raise PipelineError("; ".join(problems))
     settings = [setting(key, value) for key, value in values.items()]
     print("params.yaml: " + " ".join(settings), flush=True)
     with children.signals_held():  # a signal now would leave params.yaml half-written
         apply_overrides("params.yaml", settings)
-    side_by_side.main(["--jobs", str(jobs)])
-    side_by_side.run(["exp", "save", "--name", name])
+    cluster.main(["--local", str(jobs)])
+    dvc.run_dvc(["exp", "save", "--name", name])
 
 
 def main(argv=None):
@@ -116,13 +126,14 @@ def main(argv=None):
     name, (jobs, extra) = argv[0], jobs_option(argv[1:])
     if name not in recipes:
         raise PipelineError(f"{RECIPES_FILE}: no recipe {name!r}; allowed: one of {', '.join(recipes)}")
+    if jobs is not None:
+        return run_side_by_side(name, {**recipes[name], **settings_only(name, extra)}, jobs)
     with children.stopped_with_children("pipeline.recipes"):
-        if jobs is not None:
-            return run_side_by_side(name, {**recipes[name], **settings_only(name, extra)}, jobs)
-        validate(apply(load_params(), recipes[name]), f"{RECIPES_FILE}: {name}")  # with architectures.yaml's
+        # load_params holds architectures.yaml's entries, which a recipe's arch must name
+        validate(apply(load_params(), recipes[name]), f"{RECIPES_FILE}: {name}")
         arguments = command(name, recipes[name], extra)
         print("dvc " + " ".join(arguments), flush=True)
-        code = children.wait(children.start([side_by_side.dvc_command(), *arguments]))
+        code = children.wait(children.start([dvc.dvc_command(), *arguments]))
     if code:
         sys.exit(code)
 

@@ -70,17 +70,21 @@ def sparse_csv_bomb(path, size=(1 << 31) + (1 << 20)):
         handle.truncate(size)
 
 
+# The child's own peak memory, in MB. Not ru_maxrss: Linux carries it over an exec from the process that forked,
+# so a child of a large pytest process would report the parent's peak. VmHWM belongs to the child's own memory map.
+PEAK_MB = "int(next(line for line in open('/proc/self/status') if line.startswith('VmHWM:')).split()[1]) // 1024"
+
+
 def refusal_and_peak(call):
     """(the `error:` line, peak memory in MB) of a child Python that runs `call` (Python source, here imported from
     the project) and reports its PipelineError as the commands do."""
     script = textwrap.dedent(f"""
-        import resource
         from pipeline.runtime.errors import PipelineError, print_error
         try:
             {call}
         except PipelineError as error:
             print_error(error)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # KiB on Linux
+        print({PEAK_MB})
     """)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     lines = result.stderr.strip().splitlines()

@@ -128,12 +128,14 @@ def weights(path):
 
 
 def lock_without_saved_models(repo):
-    """dvc.lock's stages, every dependency and param, and every output but those that hold when they were made
-    (a .keras file's save time, the SavedModel, the wall times)."""
+    """dvc.lock's stages with every param, dependency and output but those that hold when they were made: a .keras
+    file holds its save time (so models/ as a dependency), the SavedModel too, and the wall times."""
     stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    varies = (".keras", "export/saved_model", "reports/timings/", "reports/report.")  # the report shows wall times
+    varies = (".keras", "export/saved_model", "reports/timings", "reports/report.")  # the report shows wall times
     for stage in stages.values():
-        stage["outs"] = [out for out in stage["outs"] if not any(part in out["path"] for part in varies)]
+        for kind in ("deps", "outs"):
+            stage[kind] = [entry for entry in stage[kind]
+                           if entry["path"] != "models" and not any(part in entry["path"] for part in varies)]
     return stages
 
 

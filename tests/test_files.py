@@ -48,3 +48,17 @@ def test_the_temporary_lives_on_the_outputs_own_filesystem(tmp_path, monkeypatch
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
+
+
+def test_what_is_published_is_synced_before_the_rename_and_its_folder_after(tmp_path, monkeypatch):
+    """A power cut after the rename must not find an empty file: fsync of the data, then the rename, then the folder."""
+    monkeypatch.chdir(tmp_path)
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+                        or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: events.append(("replace", str(b))) or real_replace(a, b))
+    with atomic_path("out.txt") as temporary:
+        (tmp_path / temporary).write_text("data")
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["fsync", "replace", "fsync"], events
+    assert events[0][1].startswith(str(tmp_path / TEMPORARY_DIR)) and events[2][1] == str(tmp_path)

@@ -334,9 +334,8 @@ def test_members_trained_on_two_machines_are_shared_through_a_remote(repo, tmp_p
 
 
 def test_members_trained_side_by_side_match_those_trained_one_by_one(tmp_path):
-    """`python -m pipeline.recipes NAME --jobs 2` with a recipe pinning train.threads to 1: each member in its own
-    process on its own CPU (pipeline.runtime.side_by_side), saved as the experiment NAME, dvc.lock complete, status
-    clean;
+    """`python -m pipeline.recipes NAME --jobs 2` with a recipe pinning train.threads to 1: each member a task of a
+    2-worker LocalCluster (pipeline.cluster --local 2), saved as the experiment NAME, dvc.lock complete, status clean;
     retraining a member alone (1 thread, every CPU allowed) gives its numbers again."""
     repo = make_project(tmp_path / "parallel", limit=600, members=[0, 1], epochs=1)
     with open(repo / "recipes.yaml", "a", encoding="utf-8") as handle:
@@ -349,7 +348,7 @@ def test_members_trained_side_by_side_match_those_trained_one_by_one(tmp_path):
     assert run(repo, "git", "status", "--porcelain", "params.yaml") == ""  # refused before params.yaml changed
     output = run(repo, python, "-m", "pipeline.recipes", "side-by-side", "--jobs", "2", "-S", "epochs=2")
     assert "params.yaml: train.threads=1 epochs=2" in output
-    assert "parallel: 2 members, 2 at a time with 1 thread(s) each" in output
+    assert "cluster: 2 of 2 members to train" in output and output.count(" done on ") == 2
     assert "Data and pipelines are up to date." in dvc(repo, "status")
     table = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv"))).set_index("Experiment")
     assert (table.loc["side-by-side", "train.threads"], table.loc["side-by-side", "epochs"]) == (1, 2)

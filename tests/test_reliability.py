@@ -16,6 +16,7 @@ import subprocess
 import time
 import zipfile
 
+import bombs
 import numpy as np
 import pytest
 import yaml
@@ -196,6 +197,10 @@ PARAM_CASES = [
     (DEFAULT_TEXT.encode().replace(b"batch_size: 128", b"batch_size: \xff128"),
      f"error: params.yaml: byte 0xff at line {line_of('batch_size: 128')} is not UTF-8; allowed: a UTF-8 text file"),
     ({"train": 5}, "error: params.yaml: train: 5 is not a mapping; allowed keys: optimizer"),
+    (bombs.yaml_bomb(), "error: params.yaml: line 2: *l0 is an alias; allowed: each value written out (aliases only "
+                        "as `<<: *name` in recipes.yaml)"),
+    (DEFAULT_TEXT.replace("seed: 0 ", "seed: &s 0") + "\nlimit_as_seed: *s\n",
+     f"error: params.yaml: line {len(DEFAULT_TEXT.splitlines()) + 2}: *s is an alias; allowed: each value written out"),
     ("epochs: [1,\n", "error: params.yaml: not valid YAML at line 2"),
     ("", "error: params.yaml: (top level): None is not a mapping; allowed keys: dataset"),
 ]
@@ -302,6 +307,9 @@ DATA_CASES = [
     ("semicolons.csv", lambda path: path.write_text("label;" + ";".join(f"pixel{i}" for i in range(784)) + "\n"
                                                     + ";".join(["1"] * 785) + "\n"),
      "error: data/own/semicolons.csv: the values are separated by semicolons; allowed: commas"),
+    ("bomb.npz", bombs.npz_bomb, "error: data/own/bomb.npz: features of shape (20000000, 28, 28) (uint8) would take "
+                                 "15,680,000,000 bytes once read; allowed: at most 2,147,483,648 bytes (2 GiB)"),
+    ("bomb.csv", bombs.sparse_csv_bomb, "error: data/own/bomb.csv: 2,148,"),
 ]
 
 
@@ -610,12 +618,13 @@ def default_signals():
 
 @pytest.fixture
 def started(project):
-    """Start `dvc <arguments>` in `project` (output to a log), in a session of its own; whatever of it still runs
+    """Start `dvc <arguments>` (or another `program` of .venv/bin) in `project`, output to a log, in a session of its
+    own; whatever of it still runs
     after the test is killed, so that a failure does not leave a training behind for the next test."""
     processes = []
 
-    def start(log, *arguments):
-        process = subprocess.Popen([str(project / ".venv" / "bin" / "dvc"), *arguments], cwd=project,
+    def start(log, *arguments, program="dvc"):
+        process = subprocess.Popen([str(project / ".venv" / "bin" / program), *arguments], cwd=project,
                                    stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
                                    preexec_fn=default_signals,
                                    env={**stage_environment(LIVE_OUTPUT), "DVC_NO_ANALYTICS": "1"})
@@ -740,3 +749,64 @@ def test_a_second_experiment_started_meanwhile_cannot_change_the_first(project, 
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 1  # still the good run's entry
     assert_restored_by_the_next_repro(project)
+
+
+def test_stopping_the_cluster_runner_stops_its_workers_and_their_trainings(project, started, tmp_path):
+    """SIGTERM to `python -m pipeline.cluster --local 2` alone, as a scheduler sends it: its LocalCluster's workers,
+    their `dvc repro train@<i>` and the trainings stop too, nothing is half-written in the project; the next repro
+    restores the members."""
+    import psutil
+
+    set_params(project, {**LONG_TRAINING, "train.threads": 1})
+    log = tmp_path / "cluster.log"
+    parent = started(log, "-m", "pipeline.cluster", "--local", "2", program="python")
+
+    def trainings():
+        below = psutil.Process(parent.pid).children(recursive=True)
+        found = []
+        for process in below:
+            try:
+                if "stages.train" in " ".join(process.cmdline()):
+                    found.append(process)
+            except psutil.Error:
+                pass
+        return found
+
+    wait_for(lambda: len(trainings()) == 2, "both members to train")
+    below = psutil.Process(parent.pid).children(recursive=True)
+    os.kill(parent.pid, signal.SIGTERM)
+    assert parent.wait(timeout=90) == 143
+    assert log.read_text().strip().splitlines()[-1] == (
+        "error: cluster: stopped by SIGTERM; every task was stopped and nothing it had not finished reached the "
+        "remote; run the command again to go on")
+    wait_for(lambda: all(gone(process.pid) for process in below), "every process below it to end", seconds=30)
+    assert os.listdir(project / ".tmp") == []
+    assert_restored_by_the_next_repro(project)
+
+
+def test_predict_refuses_each_bomb_from_its_claim(project, tmp_path):
+    """`pipeline.predict` on three files that claim 15.7 GB or more: three lines naming file, claim and bound; its
+    peak memory is that of classifying three images, give or take bombs.PEAK_LIMIT_MB."""
+    files = {"bomb.npz": bombs.npz_bomb, "bomb-idx3-ubyte.gz": bombs.gzip_idx_bomb, "bomb.csv.gz": bombs.csv_gz_bomb}
+    for name, write in files.items():
+        write(tmp_path / name)
+    np.savez(tmp_path / "good.npz", features=IMAGES[:3])
+    good_code, good_errors, good_peak = predict_peak(project, [tmp_path / "good.npz"])
+    code, errors, peak = predict_peak(project, [tmp_path / name for name in files])
+    assert good_code == 0 and code == 1, good_errors + errors
+    lines = errors.strip().splitlines()[-4:]
+    assert [line.split(": ")[1] for line in lines[:3]] == [str(tmp_path / name) for name in files], lines
+    assert all("would take" in line and "allowed: at most 2,147,483,648 bytes (2 GiB)" in line for line in lines[:3])
+    assert lines[3] == "error: 3 of 3 files not classified (see above)"
+    assert peak < good_peak + bombs.PEAK_LIMIT_MB, (peak, good_peak)
+
+
+def predict_peak(project, paths):
+    """(exit code, stderr, peak memory in MB) of `python -m pipeline.predict PATHS` in `project`."""
+    script = ("import runpy, sys\nsys.argv = ['predict', *sys.argv[1:]]\ntry:\n"
+              "    runpy.run_module('pipeline.predict', run_name='__main__')\nexcept SystemExit as end:\n"
+              f"    code = end.code\nprint(code, {bombs.PEAK_MB})\n")
+    result = subprocess.run([str(project / ".venv" / "bin" / "python"), "-c", script, *map(str, paths)], cwd=project,
+                            capture_output=True, text=True, env=stage_environment())
+    code, peak = result.stdout.split()[-2:]
+    return int(code), result.stderr, int(peak)

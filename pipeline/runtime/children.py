@@ -1,7 +1,7 @@
 """Child processes that stop when their parent is stopped: `start` them inside `stopped_with_children`.
 
 A job scheduler, `timeout` or `kill` sends SIGTERM to the process it started, not to that process's
-children: pipeline.runtime.side_by_side's `dvc repro` processes, and the stages they run, would train
+children: pipeline.recipes' `dvc exp run`, and the stages it runs, would train
 on as orphans. Here each child runs in a session of its own (a terminal's Ctrl-C reaches the parent
 alone, which passes it on) and asks Linux for SIGTERM when the parent dies without cleaning up
 (kill -9). On SIGTERM, SIGINT or SIGHUP the parent sends the same signal to each child's process

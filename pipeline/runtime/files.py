@@ -82,19 +82,17 @@ def atomic_path(path):
         raise
 
 
-def sync(path):
-    """fsync `path`: a file's data, or a folder's entries (every file and folder in it first). A rename is only
-    durable once what it publishes is on the disk: after a power cut, a renamed file whose data was still in
-    the page cache can be empty on some filesystems (ext4 with delalloc, XFS)."""
-    if os.path.isdir(path) and not os.path.islink(path):
+def sync(path, recursive=True):
+    """fsync `path`: a file's data, or a folder's entries (with `recursive`, every file and folder in it first). A
+    rename is only durable once what it publishes is on the disk: after a power cut, a renamed file whose data was
+    still in the page cache can be empty on some filesystems (ext4 with delalloc, XFS)."""
+    folder = os.path.isdir(path) and not os.path.islink(path)
+    if folder and recursive:
         for entry in os.listdir(path):
             if not os.path.islink(os.path.join(path, entry)):
                 sync(os.path.join(path, entry))
-        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-    else:
-        flags = os.O_RDONLY
     try:
-        descriptor = os.open(path, flags)
+        descriptor = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0))
     except OSError:  # a folder that cannot be opened (Windows): its entries are synced already
         return
     try:
@@ -118,7 +116,7 @@ def replace(temporary, path):
         shutil.rmtree(aside, ignore_errors=True)
     else:
         os.replace(temporary, path)
-    sync(os.path.dirname(os.path.abspath(path)))
+    sync(os.path.dirname(os.path.abspath(path)), recursive=False)  # the rename itself
 
 
 def disk_problem(error, folder):

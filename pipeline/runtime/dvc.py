@@ -35,18 +35,18 @@ def git(*arguments, cwd=None):
 
 
 def default_remote():
-    """(name, url) of the DVC remote `dvc push` uses; one PipelineError when there is none."""
-    name = subprocess.run([dvc_command(), "remote", "default"], check=False, capture_output=True, text=True)
-    name = name.stdout.strip()
-    remotes = dict(line.split(None, 1) for line in run_dvc(["remote", "list"], quiet=True).splitlines() if line.strip())
+    """(name, url) of the DVC remote `dvc push` uses (DVC's own config reader: a local folder comes back absolute);
+    one PipelineError when there is none."""
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        name = repo.config["core"].get("remote")
+        remotes = repo.config["remote"]
     if not name or name not in remotes:
         raise PipelineError("no default DVC remote: the cluster's workers and this client share members through "
                             "it; allowed: any DVC remote all of them reach, e.g. "
                             "`dvc remote add -d shared /mnt/shared/dvc` (docs/cluster.md)")
-    url = remotes[name].split()[0]  # `dvc remote list` may add "(default)"
-    if "://" not in url and not os.path.isabs(url):  # a local folder is written relative to .dvc/ (its config)
-        url = os.path.abspath(os.path.join(".dvc", url))
-    return name, url
+    return name, remotes[name]["url"]
 
 
 def restorable(names):

@@ -1,4 +1,4 @@
-"""The trained members on disk: loading each one's model, history and training record, with a clear error."""
+"""The trained members on disk: where each one's files are, and loading a model with a clear error."""
 import csv
 import os
 

@@ -5,12 +5,13 @@ import shutil
 import struct
 import threading
 
-import bombs
 import numpy as np
 import pytest
 
 from pipeline.datasets import DATASETS, FILES, decompress, fetch, load_raw, parse_idx
 from pipeline.runtime.errors import PipelineError
+
+import bombs
 
 
 def idx_bytes(array):

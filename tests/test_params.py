@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import bombs
 import pytest
 import yaml
 
@@ -15,6 +14,7 @@ from pipeline import recipes
 from pipeline.params import MAX_YAML_NODES, check_aliases, load_params, read_yaml, validate
 from pipeline.runtime.errors import PipelineError
 
+import bombs
 from conftest import ROOT
 
 NO_AUGMENT = {"shift": 0, "rotate": 0, "zoom": 0, "flip": False}  # train.augment as params.yaml ships it

@@ -16,11 +16,11 @@ import subprocess
 import time
 import zipfile
 
-import bombs
 import numpy as np
 import pytest
 import yaml
 
+import bombs
 from conftest import ROOT
 from project import dvc, make_project, ran, run
 

@@ -5,7 +5,6 @@ import pickle
 import re
 import zipfile
 
-import bombs
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +12,8 @@ import pytest
 from pipeline.prepare import carve_test, select_classes
 from pipeline.runtime.errors import PipelineError
 from pipeline.user_data import load_user_file, read_features, relabel
+
+import bombs
 
 
 def images(count, seed=0):

@@ -39,15 +39,9 @@ def snapshot(repo):
 
 
 @pytest.fixture(scope="module")
-def good(trained_repo):
-    """The project as its good first run left it (600 images, 2 members, 1 epoch); other modules' experiments
-    undone: the committed params and lock, every output restored from the run-cache."""
-    run(trained_repo, "git", "reset", "--hard", "-q")
-    run(trained_repo, "git", "clean", "-fdq", "data/own")
-    dvc(trained_repo, "checkout", "--force")
-    dvc(trained_repo, "repro")  # what checkout cannot restore (outputs that git keeps, not the cache)
-    assert ran(dvc(trained_repo, "repro")) == []
-    return trained_repo
+def good(first_run):
+    """The project as its good first run left it (600 images, 2 members, 1 epoch; conftest.first_run)."""
+    return first_run
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def stage_entries(pipeline, kinds):
 
 # The slow tests, marked `e2e` (pytest -m "not e2e" runs the rest in a couple of minutes): those that drive the DVC CLI
 # or train on real data. A test is one when it lives in one of these modules or uses one of these fixtures.
-E2E_MODULES = {"test_pipeline", "test_reliability", "test_studies", "test_install", "test_benchmarks"}
+E2E_MODULES = {"test_pipeline", "test_reliability", "test_studies", "test_install", "test_benchmarks", "test_cluster"}
 E2E_FIXTURES = {"trained_repo", "first_run", "fashion_dir", "mnist_dir"}
 
 

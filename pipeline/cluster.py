@@ -22,11 +22,12 @@ import signal
 import sys
 import time
 
-from pipeline.params import load_params, read_yaml, validate
-from pipeline.recipes import apply
+from pipeline.params import load_params, validate
+from pipeline.recipes import apply, parse_setting
 from pipeline.runtime import cluster
 from pipeline.runtime.dvc import default_remote, restorable, run_dvc
 from pipeline.runtime.errors import PipelineError, print_error, run_main
+from pipeline.runtime.lifeline import SIGNALS, Stopped, raise_stopped
 
 
 def cpu_count():
@@ -55,7 +56,7 @@ def experiments(params, settings):
     found = []
     for sweep in get_hydra_sweeps({"params.yaml": settings}):
         overrides = sweep["params.yaml"]
-        values = {key: read_yaml(value) for key, value in (override.split("=", 1) for override in overrides)}
+        values = dict(map(parse_setting, overrides))
         threads = validate(apply(params, values), f"-S {' -S '.join(overrides)}")["train"]["threads"]
         if threads is None:
             raise PipelineError(f"-S {' -S '.join(overrides)}: train.threads: null is not allowed on a cluster; "
@@ -135,18 +136,6 @@ def run_sweep(client, job, combinations, arguments):
     print(f"cluster: {len(names)} experiments: {', '.join(names)}; `dvc exp show` lists them", flush=True)
 
 
-class Interrupted(KeyboardInterrupt):
-    """A stop signal (SIGINT, SIGTERM, SIGHUP) to this process."""
-
-    def __init__(self, signum):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def raise_interrupt(signum, frame):
-    raise Interrupted(signum)
-
-
 def main(argv=None):
     arguments = parse(argv)
     params = load_params()
@@ -157,8 +146,8 @@ def main(argv=None):
     combinations = experiments(params, arguments.settings) if arguments.settings else None
     _, remote = default_remote()
     job = cluster.make_job(remote, cluster.stop_name())
-    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # every task is stopped before this process ends
-        signal.signal(each, raise_interrupt)
+    # A stop signal raises Stopped here, so that every task is stopped before this process ends
+    previous = {each: signal.signal(each, raise_stopped) for each in SIGNALS}
     start = time.perf_counter()
     try:
         with connect(arguments, threads) as client:
@@ -168,10 +157,13 @@ def main(argv=None):
                 run_sweep(client, job, combinations, arguments)
             else:
                 train_members(client, job, params["members"], threads)
-    except KeyboardInterrupt as interrupt:
-        print_error(f"cluster: stopped by {interrupt or 'SIGINT'}; every task was stopped and nothing it had not "
-                    "finished reached the remote; run the command again to go on")
-        sys.exit(128 + getattr(interrupt, "signum", signal.SIGINT))
+    except Stopped as stopped:
+        print_error(f"cluster: stopped by {stopped}; every task was stopped and nothing it had not finished "
+                    "reached the remote; run the command again to go on")
+        sys.exit(128 + stopped.signum)
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
     print(f"cluster: done in {time.perf_counter() - start:.0f} s", flush=True)
 
 

@@ -75,6 +75,16 @@ def jobs_option(extra):
     return jobs, rest
 
 
+def parse_setting(word):
+    """(key, value) of a -S argument `key=value`, its value read as DVC reads it (YAML); a value the YAML reader
+    refuses is one PipelineError naming the key."""
+    key, value = word.split("=", 1)
+    try:
+        return key, read_yaml(value)
+    except PipelineError as error:
+        raise PipelineError(f"-S {key}: {error}") from None
+
+
 def settings_only(name, extra):
     """{dotted key: value} of the -S/--set-param arguments in `extra`; anything else is refused (it has no meaning
     to pipeline.cluster)."""
@@ -82,11 +92,8 @@ def settings_only(name, extra):
     while words:
         word = words.pop(0)
         if word in ("-S", "--set-param") and words and "=" in words[0]:
-            key, value = words.pop(0).split("=", 1)
-            try:
-                settings[key] = read_yaml(value)  # as DVC reads a -S value
-            except PipelineError as error:
-                raise PipelineError(f"-S {key}: {error}") from None
+            key, value = parse_setting(words.pop(0))
+            settings[key] = value
         else:
             raise PipelineError(f"{name} --jobs: {word!r} is not allowed after --jobs; allowed: -S key=value "
                                 "(other `dvc exp run` options need the serial way, without --jobs)")

@@ -1,4 +1,5 @@
 """Helpers for the end-to-end tests: a copy of the project in a temporary git repository, run as a user runs it."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -34,6 +35,20 @@ def run(repo, *command, check=True, path=BARE_PATH, env=None):
 def dvc(repo, *arguments, check=True, path=BARE_PATH):
     """`.venv/bin/dvc ...` in `repo`, as the README starts it."""
     return run(repo, str(repo / ".venv" / "bin" / "dvc"), *arguments, check=check, path=path)
+
+
+def trainings(*pids):
+    """The processes training a member (a train stage) below the processes `pids`, zombies left out."""
+    import psutil
+
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if "stages.train" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                        found.append(child)
+    return found
 
 
 def full_run(members):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from project import BARE_PATH, dvc, make_project, run
+from project import BARE_PATH, dvc, make_project, run, trainings
 
 TRAIN = {**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "threads": 1}  # pinned: bit for bit
 PARAMS = {"limit": 600, "members": [0, 1], "epochs": 1, "train": TRAIN}
@@ -87,26 +87,10 @@ def finish(process, timeout=600):
     return process.returncode, output
 
 
-def training_processes(workers):
-    """The stage processes training a member under the given `dask worker` processes (their nannies' children)."""
-    found = []
-    for nanny in workers:
-        try:
-            for child in psutil.Process(nanny.pid).children(recursive=True):
-                try:
-                    if "stages.train" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
-                        found.append(child)
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            pass
-    return found
-
-
 def wait_for_training(workers, count=1, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        found = training_processes(workers)
+        found = trainings(*(worker.pid for worker in workers))
         if len(found) >= count:
             return found
         time.sleep(0.2)

@@ -22,7 +22,7 @@ import yaml
 
 import bombs
 from conftest import ROOT
-from project import dvc, make_project, ran, run
+from project import dvc, make_project, ran, run, trainings
 
 TRACKED = ("data", "models", "export", "reports", "dvc.lock")  # everything the good run wrote
 
@@ -755,18 +755,7 @@ def test_stopping_the_cluster_runner_stops_its_workers_and_their_trainings(proje
     log = tmp_path / "cluster.log"
     parent = started(log, "-m", "pipeline.cluster", "--local", "2", program="python")
 
-    def trainings():
-        below = psutil.Process(parent.pid).children(recursive=True)
-        found = []
-        for process in below:
-            try:
-                if "stages.train" in " ".join(process.cmdline()):
-                    found.append(process)
-            except psutil.Error:
-                pass
-        return found
-
-    wait_for(lambda: len(trainings()) == 2, "both members to train")
+    wait_for(lambda: len(trainings(parent.pid)) == 2, "both members to train")
     below = psutil.Process(parent.pid).children(recursive=True)
     os.kill(parent.pid, signal.SIGTERM)
     assert parent.wait(timeout=90) == 143

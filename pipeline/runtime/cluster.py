@@ -12,7 +12,7 @@ mid-task takes its DVC process with it (PR_SET_PDEATHSIG; the stage stops with D
 and the scheduler runs the task again elsewhere. Stopping the client sets a Dask Event that every task
 watches: it stops its DVC process group and ends.
 """
-import ctypes
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -22,10 +22,15 @@ import sys
 import time
 import uuid
 
+from distributed import Event, as_completed, get_worker
+
+from pipeline.members import read_history
 from pipeline.paths import METRICS, history_path, record_path
 from pipeline.runtime.dvc import dvc_command, git
 from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.files import read_json
 from pipeline.runtime.keys import installed_versions
+from pipeline.runtime.lifeline import ask_for_parent_death_signal
 from pipeline.runtime.processes import is_running
 
 TOPIC = "pipeline-cluster"  # the tasks' start lines, logged as Dask events; the client prints them
@@ -38,7 +43,6 @@ RESOURCE = "threads"  # the Dask resource a member's task takes train.threads of
 POLL_S = 1.0  # how often a task looks at its DVC process and at the stop Event
 RETRIES = 2  # a task whose worker died runs again elsewhere, at most this many more times
 STOP_WAIT_S = 30  # how long a stopped DVC process may take to clean up before it is killed
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,11 +60,18 @@ class Stopped(Exception):
     """The client stopped the run; the task ended its DVC process."""
 
 
+def remote_folder(remote):
+    """The folder the DVC remote `remote` is (a path, or a file:// URL); None for any other kind of remote."""
+    if "://" not in remote or remote.startswith("file://"):
+        return remote.removeprefix("file://")
+    return None
+
+
 def make_job(remote, stop):
     """The Job of this checkout; one PipelineError when it has changes that would not reach the workers. A remote
     that is a folder not made yet is made (as `dvc push` would), so the workers find it."""
-    if "://" not in remote:
-        os.makedirs(remote, exist_ok=True)
+    if remote_folder(remote):
+        os.makedirs(remote_folder(remote), exist_ok=True)
     status = git("status", "--porcelain", "--untracked-files=all", "--", *COMMITTED)
     changed = [line[3:] for line in status.splitlines()]
     if changed:
@@ -68,7 +79,10 @@ def make_job(remote, stop):
                             f"the workers run the last commit of {', '.join(COMMITTED)} (and {', '.join(USER_FILES)} "
                             "as they are here): allowed: commit them first (git commit)")
     bundle = git_bundle()
-    files = {name: open(name, encoding="utf-8").read() for name in USER_FILES}
+    files = {}
+    for name in USER_FILES:
+        with open(name, encoding="utf-8") as handle:
+            files[name] = handle.read()
     return Job(bundle, git("rev-parse", "HEAD").strip(), files, remote, installed_versions(), stop)
 
 
@@ -90,10 +104,9 @@ def check_worker(versions, remote):
         differ = [f"{name}: {here.get(name)} (client: {versions[name]})" for name in versions
                   if here.get(name) != versions[name]]
         problems.append(f"other package versions: {', '.join(differ)}, so its members would have another key")
-    if "://" not in remote or remote.startswith("file://"):  # a folder: it must be there and writable
-        folder = remote.removeprefix("file://")
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            problems.append(f"cannot reach the DVC remote {folder} (not a writable folder here)")
+    folder = remote_folder(remote)  # a folder must be there and writable; other remotes are found out by dvc pull
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+        problems.append(f"cannot reach the DVC remote {folder} (not a writable folder here)")
     if shutil.which("git") is None:
         problems.append("no git on its PATH")
     if not os.path.exists(dvc_command()) and shutil.which("dvc") is None:
@@ -103,8 +116,6 @@ def check_worker(versions, remote):
 
 def workspace(job, label):
     """A new folder in this worker's local directory holding the client's commit, its USER_FILES and remote."""
-    from distributed import get_worker
-
     root = os.path.join(get_worker().local_directory, WORKSPACES)
     remove_stale_workspaces(root)
     folder = os.path.join(root, f"{os.getpid()}-{label}-{uuid.uuid4().hex[:8]}")
@@ -136,25 +147,15 @@ def remove_stale_workspaces(root):
             shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
 
 
-def die_with_parent():
-    """In the child, before exec: SIGTERM when the worker that started it dies (Linux), so a killed worker's DVC
-    process stops too and its stage with it (pipeline.runtime.lifeline)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def run_dvc_in(folder, arguments, job):
     """`dvc <arguments>` in `folder`, watched: the client's stop Event ends it; returns its output; a failure is one
-    PipelineError naming this worker and the output's last line."""
-    from distributed import Event, get_worker
-
+    PipelineError naming this worker and the output's last line. A killed worker takes its DVC process with it
+    (PR_SET_PDEATHSIG), and the stage stops with DVC (pipeline.runtime.lifeline)."""
     environment = {**os.environ, "PROJECT_PYTHON": sys.executable}  # python.sh: the worker's Python, not a .venv
-    log = os.path.join(folder, ".cluster.log") if os.path.isdir(os.path.join(folder, ".git")) else os.devnull
-    with open(log, "a+", encoding="utf-8") as output:
+    with open(os.path.join(folder, ".cluster.log"), "a+", encoding="utf-8") as output:
         process = subprocess.Popen([dvc_command(), *arguments], cwd=folder, env=environment, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=ask_for_parent_death_signal)
         stop = Event(job.stop)
         while process.poll() is None:
             if stop.is_set():
@@ -179,52 +180,44 @@ def stages_run(output):
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
 
 
-def announce(**message):
-    from distributed import get_worker
+@contextlib.contextmanager
+def task_workspace(job, task):
+    """Announce `task` to the client, then yield its workspace (`workspace`), removed after the block."""
+    get_worker().log_event(TOPIC, {"event": "start", "task": task, "worker": get_worker().address})
+    folder = workspace(job, task)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
-    get_worker().log_event(TOPIC, {**message, "worker": get_worker().address})
+
+def task_result(task, start, output, **figures):
+    """What every task returns: itself, its worker, its seconds, the stages DVC ran there, and its `figures`."""
+    return {"task": task, "worker": get_worker().address, "seconds": time.perf_counter() - start,
+            "ran": stages_run(output), **figures}
 
 
 def train_member(job, member):
     """Train member `member` (or restore it from the remote's run-cache) and push it to the remote's run-cache."""
-    from pipeline.members import read_history
-    from pipeline.runtime.files import read_json
-
-    announce(event="start", task=f"train@{member}")
-    start = time.perf_counter()
-    folder = workspace(job, f"train{member}")
-    try:
-        output = run_dvc_in(folder, ["repro", "--pull", f"train@{member}"], job)
+    task, start = f"train@{member}", time.perf_counter()
+    with task_workspace(job, task) as folder:
+        output = run_dvc_in(folder, ["repro", "--pull", task], job)
         record = read_json(os.path.join(folder, record_path(member)))
         history = read_history(os.path.join(folder, history_path(member)))
-        run_dvc_in(folder, ["push", "--run-cache", f"train@{member}"], job)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    from distributed import get_worker
-
-    return {"task": f"train@{member}", "worker": get_worker().address, "seconds": time.perf_counter() - start,
-            "val_accuracy": history["val_accuracy"][record["best_epoch"] - 1], "ran": stages_run(output)}
+        run_dvc_in(folder, ["push", "--run-cache", task], job)
+    return task_result(task, start, output, val_accuracy=history["val_accuracy"][record["best_epoch"] - 1])
 
 
 def run_experiment(job, name, overrides, git_remote):
     """`dvc exp run -n NAME -S ...` in a workspace of its own, then the experiment pushed to `git_remote` (and its
     outputs and run-cache to the DVC remote)."""
-    from pipeline.runtime.files import read_json
-
-    announce(event="start", task=name)
     start = time.perf_counter()
-    folder = workspace(job, name)
-    try:
+    with task_workspace(job, name) as folder:
         settings = [word for override in overrides for word in ("-S", override)]
         output = run_dvc_in(folder, ["exp", "run", "--pull", "--name", name, *settings], job)
         metrics = read_json(os.path.join(folder, METRICS))
         run_dvc_in(folder, ["exp", "push", "--run-cache", "--force", git_remote, name], job)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    from distributed import get_worker
-
-    return {"task": name, "worker": get_worker().address, "seconds": time.perf_counter() - start,
-            "test_accuracy": metrics["ensemble"]["test_accuracy"], "ran": stages_run(output)}
+    return task_result(name, start, output, test_accuracy=metrics["ensemble"]["test_accuracy"])
 
 
 # --- on the client -------------------------------------------------------------------------------------------------
@@ -253,8 +246,6 @@ def print_start(event):
 def run_tasks(client, function, job, arguments, resources):
     """Submit `function(job, *each)` for each tuple in `arguments`; yield each result as it ends. On any exception
     (Ctrl-C, a stop signal, a failed task) every task is stopped before it is raised on."""
-    from distributed import Event, as_completed
-
     client.subscribe_topic(TOPIC, print_start)
     stop = Event(job.stop, client=client)
     shipped = client.scatter(job, broadcast=False)
@@ -272,13 +263,12 @@ def run_tasks(client, function, job, arguments, resources):
 def describe(result):
     """The line printed when a task ends. A member's task should have restored what comes before it: a stage it
     ran instead is named (the remote's run-cache lacked it, or the worker computes another key)."""
+    done = f"cluster: {result['task']} done on {result['worker']} in {result['seconds']:.0f} s"
     if "val_accuracy" not in result:
-        return (f"cluster: {result['task']} done on {result['worker']} in {result['seconds']:.0f} s, "
-                f"test_accuracy {result['test_accuracy']:.4f}")
+        return f"{done}, test_accuracy {result['test_accuracy']:.4f}"
     recomputed = [stage for stage in result["ran"] if not stage.startswith("train@")]
     note = f" (recomputed there, not restored: {', '.join(recomputed)})" if recomputed else ""
-    return (f"cluster: {result['task']} done on {result['worker']} in {result['seconds']:.0f} s, "
-            f"val_accuracy {result['val_accuracy']:.4f}{note}")
+    return f"{done}, val_accuracy {result['val_accuracy']:.4f}{note}"
 
 
 def stop_name():

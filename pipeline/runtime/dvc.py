@@ -19,8 +19,8 @@ def run_dvc(arguments, cwd=None, quiet=False):
     result = subprocess.run([dvc_command(), *arguments], cwd=cwd, check=False, text=True,
                             capture_output=quiet)
     if result.returncode:
-        tail = f": {(result.stdout + result.stderr).strip().splitlines()[-1]}" if quiet and (
-            result.stdout + result.stderr).strip() else " (its output is above)"
+        said = (result.stdout + result.stderr).strip().splitlines() if quiet else []
+        tail = f": {said[-1]}" if said else " (its output is above)"
         raise PipelineError(f"dvc {' '.join(arguments)} exited with {result.returncode}{tail}")
     return result.stdout if quiet else None
 

@@ -5,9 +5,9 @@ measured with benchmarks/train_speed.py (benchmarks/README.md, "Training speed")
 through Keras, so this works on any Keras backend, TensorFlow not required.
 """
 import dataclasses
-import os
 
 from pipeline.options import ACCELERATE
+from pipeline.runtime.processes import cpu_count
 from pipeline.runtime.quiet_keras import keras
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # without one of these, bfloat16 is emulated and slow
@@ -115,9 +115,8 @@ def thread_counts():
         return dict.fromkeys(THREAD_KEYS)
     import tensorflow as tf
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or cpus,
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or cpus}
+    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or cpu_count(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or cpu_count()}
 
 
 def detect(precision, accelerate, threads=None):

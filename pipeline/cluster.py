@@ -17,7 +17,6 @@ Workers need the project's environment (bash install.sh), git, and the DVC remot
 import argparse
 import contextlib
 import logging
-import os
 import signal
 import sys
 import time
@@ -28,11 +27,7 @@ from pipeline.runtime import cluster
 from pipeline.runtime.dvc import default_remote, restorable, run_dvc
 from pipeline.runtime.errors import PipelineError, print_error, run_main
 from pipeline.runtime.lifeline import SIGNALS, Stopped, raise_stopped
-
-
-def cpu_count():
-    """The CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+from pipeline.runtime.processes import cpu_count
 
 
 def parse(argv):

@@ -40,22 +40,26 @@ def model_path(member):
 
 
 def member_dir(member):
-    """Member `member`'s training record: history.csv, training.json and dvclive's folder."""
+    """Member `member`'s training record (RECORD_NAME), written into a temporary folder first, so by its name."""
     return os.path.join(MODELS_DIR, f"member_{member}")
 
 
-# In each member's folder (train writes them into a temporary folder first, so by these names):
-HISTORY_NAME = "history.csv"  # loss and accuracy per epoch (pipeline.training.HistoryFile)
 RECORD_NAME = "training.json"  # the kept epoch, epochs run, and how the member trained
-DVCLIVE_NAME = "dvclive"  # dvclive's live log of the same history (for live views; no stage reads it)
-
-
-def history_path(member):
-    return os.path.join(member_dir(member), HISTORY_NAME)
 
 
 def record_path(member):
     return os.path.join(member_dir(member), RECORD_NAME)
+
+
+# What a run shows while it trains (dvc.yaml declares it, not cached: git and the run-cache keep it)
+LIVE_DIR = "live"
+PROGRESS = os.path.join(LIVE_DIR, "progress.json")  # members done of the run; the training member's last epoch
+
+
+def live_dir(member):
+    """Member `member`'s DVCLive folder: its loss and accuracy per epoch, the one copy of its history, written as
+    each epoch ends (pipeline.members.read_history reads it back)."""
+    return os.path.join(LIVE_DIR, f"train_{member}")
 
 
 def key_path(stage):

@@ -1,5 +1,4 @@
 """Train one ensemble member: its own split, its own seed, its best epoch kept."""
-import csv
 import dataclasses
 import math
 
@@ -177,27 +176,6 @@ class TrainConfig:
         top = {field.name: params[field.name] for field in dataclasses.fields(cls) if field.name in params}
         section = {key: value for key, value in params["train"].items() if key in cls.__dataclass_fields__}
         return cls(architecture=params["architectures"][params["arch"]], **top, **section)
-
-
-class HistoryFile(keras.callbacks.Callback):
-    """Write Keras' per-epoch metrics (HISTORY_KEYS) to a CSV file as each epoch ends.
-
-    The file is the member's own record, read back by `read_history`; a key Keras did not
-    log (no val_* without a validation set) is an empty cell.
-    """
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = path
-
-    def on_train_begin(self, logs=None):
-        with open(self.path, "w", encoding="utf-8", newline="") as handle:
-            csv.writer(handle).writerow(["epoch", *HISTORY_KEYS])
-
-    def on_epoch_end(self, epoch, logs=None):
-        with open(self.path, "a", encoding="utf-8", newline="") as handle:
-            csv.writer(handle).writerow([epoch + 1, *(repr(float(logs[key])) if key in logs else ""
-                                                      for key in HISTORY_KEYS)])
 
 
 class LogToDvclive(keras.callbacks.Callback):

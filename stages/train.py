@@ -1,8 +1,9 @@
 """Stage train@<member>: one ensemble member -> models/member_<i>.keras and its record.
 
-The record, in models/member_<i>/: history.csv (loss and accuracy per epoch, read by
-evaluate and report), training.json (the kept epoch, epochs run, and the backend,
-device, precision and speed settings used) and dvclive/ (the same history logged live).
+Its history (loss and accuracy per epoch) is logged by DVCLive into live/train_<i>/ as each epoch
+ends, for `dvc plots show` and your editor while it trains, and read back by evaluate and report;
+models/member_<i>/training.json holds the kept epoch, epochs run, and the backend, device, precision
+and speed settings used. live/progress.json and the printed lines say how far the run is.
 """
 import argparse
 import dataclasses
@@ -15,10 +16,11 @@ from pipeline import prepared
 from pipeline.acceleration import detect, thread_counts
 from pipeline.model import plain_layers
 from pipeline.params import load_params
-from pipeline.paths import DVCLIVE_NAME, HISTORY_NAME, PREPARED_DIR, RECORD_NAME, member_dir, model_path
+from pipeline.paths import PREPARED_DIR, RECORD_NAME, live_dir, member_dir, model_path
 from pipeline.runtime.errors import PipelineError, run_main
 from pipeline.runtime.files import atomic_path, timed, write_json
-from pipeline.training import HistoryFile, LogToDvclive, TrainConfig, train_member
+from pipeline.runtime.progress import RunProgress
+from pipeline.training import LogToDvclive, TrainConfig, train_member
 
 
 def main(argv=None):
@@ -31,16 +33,17 @@ def main(argv=None):
     data = prepared.load(PREPARED_DIR, names=("x_train", "y_train"))
     config = TrainConfig.from_params(params)
     acceleration = detect(config.precision, config.accelerate, config.threads)
-    print(f"train@{member}: {acceleration}", flush=True)
-    verbose = 1 if sys.stdout.isatty() else 2  # progress bars when a person watches, one line per epoch in logs
+    watched = sys.stdout.isatty()  # Keras' progress bar when a person watches, else one line per epoch (logs, runners)
+    progress = RunProgress(member, params["members"], config.epochs, lines=not watched)
+    print(f"{progress.first_line()}; {acceleration}", flush=True)
 
     with timed(f"train_{member}"), atomic_path(member_dir(member)) as folder, \
             atomic_path(model_path(member)) as temporary_model:
-        history_file = HistoryFile(os.path.join(folder, HISTORY_NAME))
-        with Live(dir=os.path.join(folder, DVCLIVE_NAME), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+        # DVCLive writes where dvc.yaml declares it, outside the atomic folders, so it is seen while it grows
+        with Live(dir=live_dir(member), dvcyaml=False, save_dvc_exp=False, report=None) as live:
             model, history, kept_epoch = train_member(
                 data["x_train"], data["y_train"], len(data["meta"]["class_names"]), config, member, acceleration,
-                callbacks=[history_file, LogToDvclive(live)], verbose=verbose)
+                callbacks=[LogToDvclive(live), progress], verbose=1 if watched else 0)
         write_json(os.path.join(folder, RECORD_NAME), {"best_epoch": kept_epoch, "epochs_run": len(history["loss"]),
                                                        **dataclasses.asdict(acceleration), **thread_counts(),
                                                        "jit_compile": bool(model.jit_compile)})  # as Keras chose
@@ -48,6 +51,7 @@ def main(argv=None):
     kept = (f"best val_accuracy {history['val_accuracy'][kept_epoch - 1]:.4f} at epoch {kept_epoch}"
             if config.keep_best else f"weights of the last epoch, {kept_epoch}")
     print(f"train@{member}: {len(history['loss'])} epochs, {kept} -> {model_path(member)}")
+    print(progress.last_line(), flush=True)
 
 
 if __name__ == "__main__":

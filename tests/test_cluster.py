@@ -3,6 +3,7 @@
 local-folder DVC remote (and a bare git repository for a sweep's experiments)."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,6 +137,9 @@ def test_members_on_the_cluster_match_a_serial_run_even_when_a_worker_dies(clust
     starts = [line for line in output.splitlines() if " started on " in line]
     assert len(starts) == 3, output  # train@0, train@1, and the killed one again
     assert output.count(" done on ") == 2 and "recomputed there" not in output
+    for member in (0, 1):  # the workers' progress lines reach the client's terminal, one line per epoch
+        assert re.search(rf"^cluster: tcp://\S+: train@{member}: epoch 1/\d+ in .*val_accuracy", output, re.M), output
+        assert re.search(rf"^cluster: tcp://\S+: train@{member}: member {member + 1} of 2 done in ", output, re.M)
     client = cluster["client"]
     for name in ("reports/metrics.json", "data/predictions/members.npz", "reports/members.csv"):
         assert (client / name).read_bytes() == (serial / name).read_bytes(), name

@@ -45,11 +45,13 @@ def test_first_run_writes_reports_and_metrics(repo):
     assert sorted(curves["member"]) == [0, 1] and list(curves["epoch"]) == [1, 1]
     assert (repo / "models" / "member_1.keras").exists()
     member = repo / "models" / "member_1"
-    history = pd.read_csv(member / "history.csv")
-    assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"] and len(history) == 1
+    assert os.listdir(member) == ["training.json"]  # the history is DVCLive's, in live/train_1/
+    history = pd.read_csv(repo / "live" / "train_1" / "plots" / "metrics" / "val_accuracy.tsv", sep="\t")
+    assert list(history.columns) == ["step", "val_accuracy"] and len(history) == 1
+    assert history["val_accuracy"][0] == pytest.approx(curves["val_accuracy"][1], abs=1e-6)
     record = json.loads((member / "training.json").read_text())
     assert record["best_epoch"] == 1 and record["epochs_run"] == 1
-    assert (member / "dvclive" / "plots" / "metrics" / "val_accuracy.tsv").exists()  # live view, read by no stage
+    assert json.loads((repo / "live" / "progress.json").read_text()) == {"progress": {"done": 2, "of": 2}}
     summary = json.loads((repo / "data" / "predictions" / "members.json").read_text())
     assert summary["validation"]["mean_accuracy"] == pytest.approx(members.loc["average", "val_accuracy"], abs=1e-5)
     assert metrics["members"]["mean_val_accuracy"] == summary["validation"]["mean_accuracy"]
@@ -98,7 +100,8 @@ def test_a_module_edit_reruns_exactly_the_stages_that_import_it(repo, module, st
         dvc(repo, "checkout", "--force")
     assert "up to date" in dvc(repo, "status")
 
-EXP_SHOW_COLUMNS = 68  # DVC's 5, 10 metrics, 36 params, 17 deps: a key per stage, the data (docs/pipeline.md)
+EXP_SHOW_COLUMNS = 70  # DVC's 5, 10 metrics, 2 of progress, 36 params, 17 deps: a key per stage, the data
+PROGRESS_COLUMNS = ["progress.done", "progress.of"]  # a finished run's (live/progress.json)
 PARAMS_COLUMNS = 36  # every key of params.yaml: DVC shows the default params file whole
 REPORT_SECTIONS = ["Ensemble (mean of the members' softmax outputs)", "Members", "Per class (ensemble, test set)",
                    "Training", "Data", "Model: ensemble_cnn (member 0)", "Run"]
@@ -155,7 +158,9 @@ def test_exp_show_has_a_readable_number_of_columns(repo):
     assert len(header) == EXP_SHOW_COLUMNS, header
     drop = re.search(r"exp show --drop '([^']+)'", (ROOT / "README.md").read_text()).group(1)  # the README's view
     shown = dvc(repo, "exp", "show", "--drop", drop, "--csv").splitlines()[0].split(",")
-    assert len(shown) == 5 + len(metrics) + PARAMS_COLUMNS and "dataset" in shown and "report.dpi" in shown, shown
+    assert [column for column in header if column.startswith("progress.")] == PROGRESS_COLUMNS
+    assert len(shown) == 5 + len(metrics) + len(PROGRESS_COLUMNS) + PARAMS_COLUMNS, shown
+    assert "dataset" in shown and "report.dpi" in shown, shown
     assert not [column for column in shown if "/" in column or column.endswith(".yaml")], shown
 
 

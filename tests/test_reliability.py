@@ -410,22 +410,24 @@ def test_a_damaged_model_file_is_named_with_how_to_retrain_it(project, kind, rea
 
 
 @pytest.mark.parametrize("name, text, reason", [
-    ("training.json", "{", "JSONDecodeError"),
-    ("history.csv", "epoch,loss\n1,0.5\n",
-     "ValueError: history.csv lacks the columns accuracy, val_loss, val_accuracy"),
-    ("history.csv", "epoch,loss,accuracy,val_loss,val_accuracy\n", "ValueError: history.csv holds 0 epochs; "
-                                                                   "the kept epoch is "),
+    ("models/member_0/training.json", "{", "record is missing or unreadable (JSONDecodeError"),
+    ("models/member_0/training.json", '{"best_epoch": 2, "epochs_run": 1}',
+     "record is missing or unreadable (ValueError: the kept epoch 2 is not one of the 1 epochs run)"),
+    ("live/train_0/plots/metrics/loss.tsv", "step\tloss\n", "history is missing or unreadable (ValueError: 0 rows"),
+    ("live/train_0/plots/metrics/accuracy.tsv", "step\taccuracy\n3\t0.5\n",
+     "history is missing or unreadable (ValueError: 1 rows, not one per epoch from step 0)"),
+    ("live/train_0/plots/metrics/val_loss.tsv", "step\tval_loss\n0\t0.5\n1\t0.4\n",
+     "2 epochs, not the 1 the member ran"),
 ])
 def test_a_damaged_history_is_named_with_how_to_retrain_it(project, name, text, reason):
-    path = project / "models" / "member_0" / name
+    path = project / name
     good = path.read_bytes()
     path.write_text(text)
     try:
         code, last = stage(project, "evaluate")
     finally:
         path.write_bytes(good)
-    assert code == 1 and last.startswith("error: models/member_0: the member's training history is missing or "
-                                         f"unreadable ({reason}"), last
+    assert code == 1 and last.startswith(f"error: {name}: ") and reason in last, last
     assert last.endswith("retrain it with `dvc repro -f train@0`")
 
 

@@ -5,6 +5,7 @@ so fetch runs offline and the members learn something in one epoch. The end-to-e
 through the real `dvc` CLI (test_pipeline.py).
 """
 import json
+import re
 import shutil
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from pipeline import paths
+from pipeline.members import HISTORY_KEYS, read_history
 from stages import check, ensemble, evaluate, export, fetch, prepare, report, train
 
 from conftest import ROOT
@@ -77,13 +79,22 @@ def test_fetch_and_prepare_store_the_file_and_carve_a_test_set(inside):
     assert (inside / paths.timing_path("prepare")).exists()
 
 
-def test_train_writes_each_member_and_its_record(inside):
+def test_train_writes_each_member_its_record_its_live_history_and_the_run_progress(inside, capsys):
     for member in (0, 1):
         train.main(["--member", str(member)])
         record = read(inside / paths.record_path(member))
         assert record["epochs_run"] == 1 and record["best_epoch"] == 1
         assert (inside / paths.model_path(member)).stat().st_size > 0
-        assert len(pd.read_csv(inside / paths.history_path(member))) == 1
+        history = read_history(member, 1)  # DVCLive's files, where dvc.yaml declares them
+        assert set(history) == set(HISTORY_KEYS) and all(len(values) == 1 for values in history.values())
+        assert read(inside / paths.live_dir(member) / "metrics.json")["step"] == 0
+        assert read(inside / paths.PROGRESS) == {"progress": {"done": member + 1, "of": 2}}
+    lines = capsys.readouterr().out.splitlines()  # not a terminal: one line per epoch, no progress bar
+    assert lines[0].startswith("train@0: member 1 of 2, at most 1 epochs; ")
+    assert [line for line in lines if ": epoch " in line][0].startswith("train@0: epoch 1/1 in ")
+    assert re.fullmatch(r"train@0: member 1 of 2 done in \d+ s; 1 left at about \d+ s each: the members should end "
+                        r"about \d\d:\d\d", lines[lines.index(next(x for x in lines if "done in" in x))])
+    assert re.fullmatch(r"train@1: member 2 of 2 done in \d+ s; the last member", lines[-1])
 
 
 def test_a_member_outside_members_is_refused(inside):

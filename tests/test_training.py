@@ -5,11 +5,12 @@ import pytest
 from pipeline.acceleration import Acceleration, choose_acceleration, choose_precision, cpu_flags, device_kind
 from pipeline.members import read_history
 from pipeline.params import load_params
+from pipeline.paths import live_dir
 from pipeline.runtime.errors import PipelineError
 from pipeline.training import (
     AugmentedImages,
-    HistoryFile,
     KeepBestWeights,
+    LogToDvclive,
     TrainConfig,
     cosine_schedule,
     member_split,
@@ -102,14 +103,20 @@ def test_config_fields_are_the_params_keys():
     assert set(params["train"]) <= set(vars(config))  # every train.* key reaches the trainer
 
 
-def test_history_file_holds_every_epoch_and_empty_cells_without_validation(tmp_path):
-    path = str(tmp_path / "history.csv")
-    _, history, _ = train_tiny(epochs=2, callbacks=[HistoryFile(path)])
-    assert read_history(path) == {key: pytest.approx(history[key]) for key in history}
-    _, history, _ = train_tiny(epochs=2, split="none", early_stopping=False, keep_best=False,
-                               callbacks=[HistoryFile(path)])
-    written = read_history(path)
-    assert written["loss"] == pytest.approx(history["loss"]) and np.isnan(written["val_loss"]).all()
+def test_dvclive_log_is_the_history_read_back_with_nan_without_validation(tmp_path):
+    from dvclive import Live
+
+    for overrides in ({}, dict(split="none", early_stopping=False, keep_best=False)):
+        with Live(dir=str(tmp_path / live_dir(0)), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+            _, history, _ = train_tiny(epochs=2, callbacks=[LogToDvclive(live)], **overrides)
+        written = read_history(0, 2, root=tmp_path)
+        assert written["loss"] == pytest.approx(history["loss"]) and len(written["loss"]) == 2
+        if overrides:
+            assert np.isnan(written["val_loss"]).all() and np.isnan(written["val_accuracy"]).all()
+        else:
+            assert written == {key: pytest.approx(history[key]) for key in written}
+    with pytest.raises(PipelineError, match=r"metrics/loss.tsv: 2 epochs, not the 3 the member ran; retrain it with"):
+        read_history(0, 3, root=tmp_path)
 
 
 def test_keep_best_weights_restores_the_best_validation_accuracy_epoch():

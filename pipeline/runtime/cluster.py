@@ -25,7 +25,7 @@ import uuid
 from distributed import Event, as_completed, get_worker
 
 from pipeline.members import read_history
-from pipeline.paths import METRICS, history_path, record_path
+from pipeline.paths import METRICS, record_path
 from pipeline.runtime.dvc import dvc_command, git
 from pipeline.runtime.errors import PipelineError
 from pipeline.runtime.files import read_json
@@ -33,7 +33,7 @@ from pipeline.runtime.keys import installed_versions
 from pipeline.runtime.lifeline import ask_for_parent_death_signal
 from pipeline.runtime.processes import is_running
 
-TOPIC = "pipeline-cluster"  # the tasks' start lines, logged as Dask events; the client prints them
+TOPIC = "pipeline-cluster"  # the tasks' start and progress lines, logged as Dask events; the client prints them
 WORKSPACES = "pipeline-cluster"  # in each worker's local directory: one folder per running task
 USER_FILES = ("params.yaml", "architectures.yaml")  # the files that travel as the client has them, committed or not
 # What workers take from the commit: an uncommitted change there would make their stages differ from the client's
@@ -152,12 +152,15 @@ def run_dvc_in(folder, arguments, job):
     PipelineError naming this worker and the output's last line. A killed worker takes its DVC process with it
     (PR_SET_PDEATHSIG), and the stage stops with DVC (pipeline.runtime.lifeline)."""
     environment = {**os.environ, "PROJECT_PYTHON": sys.executable}  # python.sh: the worker's Python, not a .venv
-    with open(os.path.join(folder, ".cluster.log"), "a+", encoding="utf-8") as output:
+    log = os.path.join(folder, ".cluster.log")
+    with open(log, "a+", encoding="utf-8") as output:
+        forwarded = output.tell()  # this command's lines only ("a+" starts at the end)
         process = subprocess.Popen([dvc_command(), *arguments], cwd=folder, env=environment, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True,
                                    preexec_fn=ask_for_parent_death_signal)
         stop = Event(job.stop)
         while process.poll() is None:
+            forwarded = forward_progress(log, forwarded)
             if stop.is_set():
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -166,6 +169,7 @@ def run_dvc_in(folder, arguments, job):
                     os.killpg(process.pid, signal.SIGKILL)
                 raise Stopped(f"dvc {' '.join(arguments)}")
             time.sleep(POLL_S)
+        forward_progress(log, forwarded)
         output.seek(0)
         text = output.read()
     if process.returncode:
@@ -173,6 +177,19 @@ def run_dvc_in(folder, arguments, job):
         raise PipelineError(f"worker {get_worker().address}: dvc {' '.join(arguments)} exited with "
                             f"{process.returncode}: {errors[-1] if errors else 'no output'}")
     return text
+
+
+def forward_progress(path, start):
+    """Send the client the train stage's progress lines (member k of N, one per epoch, the member's end) that the
+    log `path` holds after byte `start`; returns the offset read up to (whole lines only)."""
+    with open(path, "rb") as log:
+        log.seek(start)
+        text = log.read()
+    complete = text[:text.rfind(b"\n") + 1]
+    for line in complete.decode("utf-8", errors="replace").splitlines():
+        if line.startswith("train@"):
+            get_worker().log_event(TOPIC, {"event": "line", "line": line, "worker": get_worker().address})
+    return start + len(complete)
 
 
 def stages_run(output):
@@ -203,7 +220,7 @@ def train_member(job, member):
     with task_workspace(job, task) as folder:
         output = run_dvc_in(folder, ["repro", "--pull", task], job)
         record = read_json(os.path.join(folder, record_path(member)))
-        history = read_history(os.path.join(folder, history_path(member)))
+        history = read_history(member, record["epochs_run"], root=folder)
         run_dvc_in(folder, ["push", "--run-cache", task], job)
     return task_result(task, start, output, val_accuracy=history["val_accuracy"][record["best_epoch"] - 1])
 
@@ -238,15 +255,19 @@ def check_workers(client, versions, remote, threads):
         raise PipelineError("; ".join(problems) + "; nothing was trained")
 
 
-def print_start(event):
+def print_event(event):
+    """A task's start, or a progress line of its training, as the client prints them."""
     _, message = event
-    print(f"cluster: {message['task']} started on {message['worker']}", flush=True)
+    if message["event"] == "start":
+        print(f"cluster: {message['task']} started on {message['worker']}", flush=True)
+    else:
+        print(f"cluster: {message['worker']}: {message['line']}", flush=True)
 
 
 def run_tasks(client, function, job, arguments, resources):
     """Submit `function(job, *each)` for each tuple in `arguments`; yield each result as it ends. On any exception
     (Ctrl-C, a stop signal, a failed task) every task is stopped before it is raised on."""
-    client.subscribe_topic(TOPIC, print_start)
+    client.subscribe_topic(TOPIC, print_event)
     stop = Event(job.stop, client=client)
     shipped = client.scatter(job, broadcast=False)
     futures = [client.submit(function, shipped, *each, key=f"{function.__name__}-{'-'.join(map(str, each))}-{job.stop}",

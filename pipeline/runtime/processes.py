@@ -1,5 +1,12 @@
-"""Whether a process runs, and what it is: the one place that asks, through psutil (Linux, macOS, Windows)."""
+"""Whether a process runs, what it is, and the CPUs this one may use: the one place that asks (psutil)."""
+import os
+
 import psutil
+
+
+def cpu_count():
+    """The CPUs this process may run on (its affinity, where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def is_running(pid):

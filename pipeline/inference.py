@@ -31,12 +31,26 @@ def view(images, name):
     return moved * keras.ops.cast(keep[None, :, :, None], moved.dtype)
 
 
-def predict_member(model, images, tta=(), batch_size=PREDICT_BATCH_SIZE):
-    """float32 (N, classes): `model`'s softmax outputs on `images`, averaged over the image and its `tta` views."""
+def predict_member(model, images, tta=(), batch_size=PREDICT_BATCH_SIZE, progress=None):
+    """float32 (N, classes): `model`'s softmax outputs on `images`, averaged over the image and its `tta` views;
+    `progress(n)` after each batch of n images, once per view (see `images_done`)."""
     from pipeline.runtime.quiet_keras import keras
 
-    outputs = [model.predict(images, batch_size=batch_size, verbose=0)]
+    callbacks = [images_done(progress)] if progress is not None else []
+    outputs = [model.predict(images, batch_size=batch_size, verbose=0, callbacks=callbacks)]
     for name in tta:
         outputs.append(model.predict(keras.ops.convert_to_numpy(view(images, name)), batch_size=batch_size,
-                                     verbose=0))
+                                     verbose=0, callbacks=callbacks))
     return outputs[0] if len(outputs) == 1 else np.mean(np.stack(outputs).astype(np.float32), axis=0)
+
+
+def images_done(update):
+    """A Keras callback for model.predict that calls `update(n)` after each batch of n images (a progress bar's
+    update: tqdm's, which draws only on a terminal)."""
+    from pipeline.runtime.quiet_keras import keras
+
+    class ImagesDone(keras.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            update(int(keras.tree.flatten(logs["outputs"])[0].shape[0]))
+
+    return ImagesDone()

@@ -23,10 +23,11 @@ import os
 import sys
 
 import numpy as np
+from tqdm import tqdm
 
 from pipeline.datasets import IMAGES_MAGIC, parse_idx, read_idx_bytes
 from pipeline.ensemble_model import REBUILD, load_ensemble
-from pipeline.inference import PREDICT_BATCH_SIZE
+from pipeline.inference import PREDICT_BATCH_SIZE, images_done
 from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD
 from pipeline.pictures import PICTURE_FORMATS, read_picture
 from pipeline.prepare import pixel_divisor, scale
@@ -79,8 +80,10 @@ def read_images(path, dark_on_light=False):
 def load_model(model_path=ENSEMBLE_MODEL, card_path=MODEL_CARD):
     """(the exported ensemble, its class names)."""
     model = load_ensemble(model_path)
-    if not os.path.exists(card_path):
-        raise PipelineError(f"{card_path}: missing; {REBUILD}")
+    if not os.path.exists(card_path):  # a model alone (`dvc artifacts get` gets only it) has no class names
+        raise PipelineError(f"{card_path}: missing (the class names, kept beside the model); {REBUILD}, or beside a "
+                            f"model from `dvc artifacts get`: `dvc get <repository> {MODEL_CARD} --rev <its tag>` "
+                            "(docs/model.md)")
     return model, read_json(card_path)["class_names"]
 
 
@@ -105,8 +108,8 @@ def predict(paths, top=3, dark_on_light=False, model=None, class_names=None, bat
             on_error=None, progress=None):
     """Yield a CSV row (see `header`) for every image of every file in `paths`, IMAGES_PER_CALL images at a time.
 
-    A bad file calls `on_error(PipelineError)` (default: raise) and is skipped; `progress(n)` is called
-    with the number of images done after each model call.
+    A bad file calls `on_error(PipelineError)` (default: raise) and is skipped. `progress`, a tqdm bar, counts
+    images: its total grows by each file's images once the file is read, and it moves on after each batch.
     """
     if model is None:
         model, class_names = load_model()
@@ -114,10 +117,9 @@ def predict(paths, top=3, dark_on_light=False, model=None, class_names=None, bat
     pending, sources = [], []
 
     def flush():
-        probabilities = model.predict(to_model_input(pending), batch_size=batch_size, verbose=0)
+        callbacks = [images_done(progress.update)] if progress is not None else []
+        probabilities = model.predict(to_model_input(pending), batch_size=batch_size, verbose=0, callbacks=callbacks)
         yield from rows_for(probabilities, class_names, top, sources)
-        if progress:
-            progress(len(sources))
         pending.clear()
         sources.clear()
 
@@ -129,6 +131,9 @@ def predict(paths, top=3, dark_on_light=False, model=None, class_names=None, bat
                 raise
             on_error(error)
             continue
+        if progress is not None:
+            progress.total += len(images)
+            progress.refresh()
         for start in range(0, len(images), IMAGES_PER_CALL):
             chunk = images[start:start + IMAGES_PER_CALL]
             pending.append(chunk)
@@ -159,7 +164,8 @@ def main(argv=None):
 
     def report(error):
         failures.append(error)
-        print_error(error)
+        with tqdm.external_write_mode(file=sys.stderr):  # the line above the bar, not inside it
+            print_error(error)
 
     try:
         model, class_names = load_model(arguments.model, os.path.join(os.path.dirname(arguments.model),
@@ -167,14 +173,15 @@ def main(argv=None):
     except PipelineError as error:
         print_error(error)
         return 1
-    from tqdm import tqdm  # a progress bar on stderr when a person watches (disable=None: only on a terminal)
-
+    # A bar on stderr when a person watches it (disable=None: stderr is a terminal), nothing in logs; not when the
+    # rows themselves go to that terminal: they would tear it.
+    quiet = True if arguments.output is None and sys.stdout.isatty() else None
     try:
-        with tqdm(unit="image", file=sys.stderr, disable=None) as bar, output_to(arguments.output) as handle:
+        with tqdm(total=0, unit="image", file=sys.stderr, disable=quiet) as bar, output_to(arguments.output) as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(header(min(arguments.top, len(class_names))))
             for row in predict(arguments.files, arguments.top, arguments.dark_on_light, model, class_names,
-                               on_error=report, progress=bar.update):
+                               on_error=report, progress=bar):
                 writer.writerow(row)
     except PipelineError as error:  # the output cannot be written (a full disk, a read-only folder)
         print_error(error)

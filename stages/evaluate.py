@@ -6,11 +6,14 @@ test figures come from the restored best weights on the test set. The members'
 softmax outputs on the full training and test sets are saved for the ensemble stage.
 """
 
+import sys
+
 import numpy as np
+from tqdm import tqdm
 
 from pipeline import prepared
 from pipeline.acceleration import summarise_training
-from pipeline.inference import PREDICT_BATCH_SIZE, predict_member
+from pipeline.inference import predict_member
 from pipeline.members import load_member, load_record
 from pipeline.metrics import accuracy
 from pipeline.params import load_params
@@ -20,12 +23,12 @@ from pipeline.runtime.errors import run_main
 from pipeline.runtime.files import atomic_path, timed, write_json
 
 
-def predict(member, data, tta=()):
+def predict(member, data, tta=(), progress=None):
     """Member `member`'s softmax outputs on the training set and, averaged over the `tta` views (ensemble.tta),
-    on the test set."""
+    on the test set; `progress(n)` after each batch of n images."""
     model = load_member(member)
-    return (model.predict(data["x_train"], batch_size=PREDICT_BATCH_SIZE, verbose=0),
-            predict_member(model, data["x_test"], tta))
+    return (predict_member(model, data["x_train"], progress=progress),
+            predict_member(model, data["x_test"], tta, progress=progress))
 
 
 def main():
@@ -33,15 +36,18 @@ def main():
     tta = params["ensemble"]["tta"]
     data = prepared.load(PREPARED_DIR)
     histories, records, train_probabilities, test_probabilities = {}, {}, [], []
-    with timed("evaluate"):
+    # every image each member sees: the training set once, the test set once and once more per ensemble.tta view
+    images = len(params["members"]) * (len(data["x_train"]) + len(data["x_test"]) * (1 + len(tta)))
+    # a bar on stderr only when a person watches (disable=None: a terminal), not in DVC's logs or a queue's
+    with timed("evaluate"), tqdm(total=images, unit="image", desc="evaluate", file=sys.stderr, disable=None) as bar:
         for member in params["members"]:
             # val_* are NaN when the run had no validation set (split: none)
             histories[member], records[member] = load_record(member)
-            train_p, test_p = predict(member, data, tta)
+            train_p, test_p = predict(member, data, tta, progress=bar.update)
             train_probabilities.append(train_p)
             test_probabilities.append(test_p)
-            print(f"evaluate: member {member}: test accuracy {accuracy(test_p, data['y_test']):.4f}, "
-                  f"best epoch {records[member]['best_epoch']}")
+            bar.write(f"evaluate: member {member}: test accuracy {accuracy(test_p, data['y_test']):.4f}, "
+                      f"best epoch {records[member]['best_epoch']}")  # above the bar, as print without one
 
     table = members_table(histories, records, test_probabilities, data["y_test"])
     with atomic_path(MEMBERS_CSV) as temporary:

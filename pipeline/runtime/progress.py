@@ -13,6 +13,7 @@ import datetime
 import os
 import time
 
+from pipeline.members import HISTORY_KEYS
 from pipeline.paths import PROGRESS, timing_path
 from pipeline.runtime.files import read_json, write_json
 from pipeline.runtime.quiet_keras import keras
@@ -60,8 +61,7 @@ class RunProgress(keras.callbacks.Callback):
         figures = {key: round(float(value), 4) for key, value in logs.items() if key == "val_accuracy"}
         self.write(self.position - 1, member=self.member, epoch=epoch + 1, **figures)
         if self.lines:
-            shown = ", ".join(f"{key} {float(value):.4f}" for key, value in logs.items()
-                              if key in ("loss", "accuracy", "val_loss", "val_accuracy"))
+            shown = ", ".join(f"{key} {float(logs[key]):.4f}" for key in HISTORY_KEYS if key in logs)
             took = duration(time.perf_counter() - self.epoch_start)
             print(f"{self.name}: epoch {epoch + 1}/{self.epochs} in {took}: {shown}", flush=True)
 

@@ -35,13 +35,18 @@ def load_data(dataset, limit=None, source_dir=None, test_limit=None):
 
 
 def epoch_times():
-    """A Keras callback whose `seconds` holds each epoch's wall seconds (the first one includes compilation)."""
+    """A Keras callback whose `seconds` holds each epoch's wall seconds (the first one includes compilation), and
+    `first_batch` the wall clock (time.time(), comparable across processes) when the first training batch began."""
     from pipeline.runtime.quiet_keras import keras
 
     class EpochTimes(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.seconds, self._start = [], None
+            self.seconds, self._start, self.first_batch = [], None, None
+
+        def on_train_batch_begin(self, batch, logs=None):  # only batch-end hooks make Keras wait on each batch
+            if self.first_batch is None:
+                self.first_batch = time.time()
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()

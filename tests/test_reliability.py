@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -658,7 +659,7 @@ def training_process(dvc_process):
 
 
 def training_started(log):
-    return lambda: "Epoch 2/" in log.read_text()
+    return lambda: re.search(r"train@\d+: epoch 1/", log.read_text())  # its first epoch's line: well into training
 
 
 def gone(pid):

@@ -482,17 +482,18 @@ def test_a_bad_data_file_through_dvc_costs_no_result(project):
 
 def test_a_training_killed_with_kill_9_leaves_nothing_in_tracked_folders(project):
     """Temporaries live in .tmp/, outside models/; the next stage that writes removes what a killed one left."""
-    set_params(project, {"epochs": 50})
-    process = subprocess.Popen(["sh", "python.sh", "-m", "stages.train", "--member", "0"], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    set_params(project, {"epochs": 50, "train.early_stopping": False})  # still training when killed
+    log = project / "killed.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(["sh", "python.sh", "-m", "stages.train", "--member", "0"], cwd=project,
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 120
-    while not ((project / ".tmp").exists() and os.listdir(project / ".tmp")):
-        assert process.poll() is None and time.time() < deadline, "training ended before it wrote anything"
+    while not training_started(log)():
+        assert process.poll() is None and time.time() < deadline, "training ended early: " + log.read_text()[-2000:]
         time.sleep(0.2)
-    time.sleep(2)  # well into training
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert os.listdir(project / ".tmp")  # what the killed process was writing
+    log.unlink()
     assert not [name for name in os.listdir(project / "models") if ".tmp" in name]
     run(project, "git", "checkout", "--", "params.yaml")
     assert stage(project, "check")[0] == 0  # any stage that writes cleans up

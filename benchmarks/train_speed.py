@@ -39,6 +39,7 @@ import time
 
 from benchmarks.common import cpu_name, epoch_times, load_data
 from pipeline.inference import PREDICT_BATCH_SIZE  # NumPy only at import: no TensorFlow in this process yet
+from pipeline.runtime.processes import cpu_count
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -224,7 +225,7 @@ def measure(way, arguments):
 
 def determinism_check(arguments):
     """The float32 notebook way twice with op determinism off, twice on, thread pools pinned: are the weights equal?"""
-    arguments.threads = arguments.threads or len(os.sched_getaffinity(0))
+    arguments.threads = arguments.threads or cpu_count()
     arguments.float32_costs = True
     print(f"{arguments.limit} images of {arguments.dataset}, {arguments.epochs} epochs, float32, "
           f"train.threads {arguments.threads}\n")

@@ -3,6 +3,9 @@
     python benchmarks/fast_search.py --member 0 --threads 1 --output /tmp/a0.npz -S epochs=15 -S arch=ensemble_cnn_bn
     python benchmarks/fast_search.py --combine /tmp/a0.npz /tmp/a1.npz      # the ensemble's validation accuracy
 
+With -S train.snapshots=K each snapshot is saved as its own member: --output /tmp/s.npz writes /tmp/s.1.npz ...
+/tmp/s.K.npz.
+
 The candidate is the default params.yaml with the -S values (dotted keys, as recipes.yaml and `dvc exp run -S`),
 trained through the train stage's own train_member with split `fixed`: every member holds out the same
 validation images, so members' predictions combine into an ensemble's. Validation accuracy is printed with and
@@ -65,25 +68,29 @@ def main(argv=None):
     acceleration = detect(config.precision, config.accelerate, config.threads)
     timer = epoch_times()
     start = time.perf_counter()
-    model, history, _ = train_member(x, y, num_classes, config, arguments.member, acceleration, callbacks=[timer],
-                                     verbose=0)
+    model, history, _, snapshots = train_member(x, y, num_classes, config, arguments.member, acceleration,
+                                                callbacks=[timer], verbose=0)
     seconds = time.perf_counter() - start
     _, validation_index = member_split(len(x), config.seed, arguments.member, config.validation_fraction,
                                        config.split)
     x_validation, labels = x[validation_index], y[validation_index]
     views = {"none": [], "flip": ["flip"], "shifts": list(SHIFTS), "flip_shifts": list(VIEWS)}
-    predictions = {f"views_{name}": predict_member(model, x_validation, listed) for name, listed in views.items()}
-    figures = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member, "recipe": recipe,
-               "backend": keras.backend.backend(), "precision": acceleration.precision,
-               "train_seconds": round(seconds, 1),
-               "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
-               "validation_accuracy": {key[6:]: round(float((value.argmax(1) == labels).mean()), 4)
-                                       for key, value in predictions.items()},
-               "last_loss": round(float(history["loss"][-1]), 4)}
-    print(json.dumps(figures))
-    if arguments.output:
-        np.savez(arguments.output, labels=labels, **predictions)
-
+    weights = [taken for _, taken in snapshots] + [model.get_weights()]  # train.snapshots: each is a member
+    for snapshot, kept in enumerate(weights, start=1):
+        model.set_weights(kept)
+        predictions = {f"views_{name}": predict_member(model, x_validation, listed) for name, listed in views.items()}
+        figures = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member,
+                   "snapshot": f"{snapshot} of {len(weights)}", "recipe": recipe,
+                   "backend": keras.backend.backend(), "precision": acceleration.precision,
+                   "train_seconds": round(seconds, 1),
+                   "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
+                   "validation_accuracy": {key[6:]: round(float((value.argmax(1) == labels).mean()), 4)
+                                           for key, value in predictions.items()},
+                   "last_loss": round(float(history["loss"][-1]), 4)}
+        print(json.dumps(figures))
+        if arguments.output:  # with snapshots, one file each: a.npz -> a.1.npz, a.2.npz, ... for --combine
+            path = arguments.output if len(weights) == 1 else f"{os.path.splitext(arguments.output)[0]}.{snapshot}.npz"
+            np.savez(path, labels=labels, **predictions)
 
 if __name__ == "__main__":
     main()

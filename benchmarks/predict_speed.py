@@ -20,7 +20,7 @@ from benchmarks.common import cpu_name
 from pipeline import predict as predict_module
 from pipeline.datasets import FILES
 from pipeline.inference import PREDICT_BATCH_SIZE
-from pipeline.members import load_member
+from pipeline.members import ensemble_members, load_member
 from pipeline.metrics import average_probabilities
 from pipeline.params import load_params
 from pipeline.runtime.files import read_json
@@ -50,7 +50,7 @@ def main(argv=None):
     count = len(x_test)
 
     start = time.perf_counter()
-    members = [load_member(member) for member in params["members"]]
+    members = [load_member(entry) for entry in ensemble_members(params)]
     evaluate_load = time.perf_counter() - start
     evaluate_seconds = best_of(arguments.repeats, lambda: average_probabilities(
         [member.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0) for member in members]))

@@ -36,7 +36,7 @@ def train(member, threads, limit, epochs):
     acceleration = detect(config.precision, config.accelerate, config.threads)
     x, y, _, _ = load_data("fashion_mnist", limit)
     start = time.perf_counter()
-    model, history, _ = train_member(x, y, 10, config, member, acceleration, verbose=0)
+    model, history, *_ = train_member(x, y, 10, config, member, acceleration, verbose=0)
     digest = hashlib.sha256(b"".join(weights.tobytes() for weights in model.get_weights())).hexdigest()[:16]
     print(json.dumps({"digest": digest, "first_loss": history["loss"][0], "seconds": time.perf_counter() - start,
                       **thread_counts()}))

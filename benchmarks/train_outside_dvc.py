@@ -69,7 +69,7 @@ def main(argv=None):
         split="none", early_stopping=False, keep_best=False, normalize="scale", activation=None, dropout=None,
         max_params=None, lr_schedule=[], precision=args.precision, accelerate=args.accelerate)
     acceleration = detect(config.precision, config.accelerate)
-    model, history, _ = train_member(x_train, y_train, num_classes, config, 0, acceleration, callbacks=[timer],
+    model, history, *_ = train_member(x_train, y_train, num_classes, config, 0, acceleration, callbacks=[timer],
                                      verbose=2)
     train_seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)

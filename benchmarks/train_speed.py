@@ -27,7 +27,6 @@ all with TensorFlow's thread pools pinned (--threads, else one per CPU), and say
 weights are identical within each pair and between off and on.
 """
 import argparse
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -107,21 +106,15 @@ def float32_way(way, config, members, x, y, timer):
     keywords = dict(FLOAT32_COSTS[way][1])
     accelerate = keywords.pop("accelerate", None)  # the stage's ways; train_member adds KeepBest and EarlyStopping
     names = keywords.pop("callbacks", ["dvclive", "progress"] if accelerate else [])
-    with contextlib.ExitStack() as stack:
-        def dvclive():  # imported here, so only the ways that log pay for the import
-            from dvclive import Live
-            return LogToDvclive(stack.enter_context(Live(dir=live_dir(0), dvcyaml=False, save_dvc_exp=False,
-                                                         report=None)))
-
-        made = {"keep_best": KeepBestWeights, "dvclive": dvclive,
-                "early_stopping": lambda: keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                                                        mode="min"),
-                "progress": lambda: RunProgress(0, members, config.epochs, lines=True)}  # lines: as under dvc repro
-        callbacks = [made[name]() for name in names] + [timer]  # the timer last: its epochs include the others' ends
-        if accelerate:
-            acceleration = detect("float32", accelerate, config.threads)
-            return train_member(x, y, 10, config, 0, acceleration, callbacks=callbacks, verbose=0)[0], acceleration
-        return notebook(config, x, y, callbacks, **{"deterministic": False, **keywords}), None
+    made = {"keep_best": KeepBestWeights, "dvclive": lambda: LogToDvclive(live_dir(0)),
+            "early_stopping": lambda: keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                                                    mode="min"),
+            "progress": lambda: RunProgress(0, members, config.epochs, lines=True)}  # lines: as under dvc repro
+    callbacks = [made[name]() for name in names] + [timer]  # the timer last: its epochs include the others' ends
+    if accelerate:
+        acceleration = detect("float32", accelerate, config.threads)
+        return train_member(x, y, 10, config, 0, acceleration, callbacks=callbacks, verbose=0)[0], acceleration
+    return notebook(config, x, y, callbacks, **{"deterministic": False, **keywords}), None
 
 
 def variant(config, acceleration, x, y, timer, jit_compile):
@@ -193,7 +186,7 @@ def worker(way, arguments):
         model, acceleration = variant(config, stage, x, y, timer, jit_compile=way == "stage + XLA jit_compile"), stage
     else:
         acceleration = setups[way]
-        model, _, _ = train_member(x, y, 10, config, 0, acceleration, callbacks=[timer], verbose=0)
+        model, *_ = train_member(x, y, 10, config, 0, acceleration, callbacks=[timer], verbose=0)
     seen = len(x)  # training and validation images, each seen once per epoch
     print("RESULT " + json.dumps({
         "way": way, "epoch_seconds": timer.seconds, "images_per_second": seen / min(timer.seconds[1:]),

@@ -1,8 +1,13 @@
-"""The trained members on disk: where each one's files are, and loading a model with a clear error."""
+"""The trained members on disk: where each one's files are, and loading a model with a clear error.
+
+A member is one train@<i> stage's run; with train.snapshots K > 1 each run gives K ensemble members, its snapshots,
+named <i>.<k> (k from 1), which evaluate, ensemble, export and the report treat like any member.
+"""
 import csv
+import dataclasses
 import os
 
-from pipeline.paths import live_dir, model_path, record_path
+from pipeline.paths import live_dir, model_path, record_path, snapshot_path
 from pipeline.runtime.errors import PipelineError
 from pipeline.runtime.files import load_keras_file, read_json
 
@@ -11,9 +16,35 @@ REQUIRED_KEYS = HISTORY_KEYS[:2]  # val_* are logged only with a validation set 
 RETRAIN = "retrain it with `dvc repro -f train@{member}`"  # the way back from any damaged file of a member
 
 
-def load_member(member):
-    """Member `member`'s Keras model; a missing or damaged file is one PipelineError saying how to retrain it."""
-    return load_keras_file(model_path(member), RETRAIN.format(member=member))
+@dataclasses.dataclass(frozen=True)
+class EnsembleMember:
+    """One model of the ensemble: snapshot `snapshot` of the `of` (train.snapshots) that member `member`'s run gave."""
+    member: int
+    snapshot: int = 1
+    of: int = 1
+
+    @property
+    def name(self):
+        """3 for member 3 with one snapshot a run (as `members` names it), "3.2" for its second snapshot of several:
+        members.csv's member_<name> row, the model card's and data/predictions' member names."""
+        return self.member if self.of == 1 else f"{self.member}.{self.snapshot}"
+
+    @property
+    def path(self):
+        return model_path(self.member) if self.snapshot == self.of else snapshot_path(self.member, self.snapshot)
+
+
+def ensemble_members(params):
+    """Every model the ensemble combines, in order: each member of `members`, or each of its snapshots."""
+    snapshots = params["train"]["snapshots"]
+    return [EnsembleMember(member, snapshot, snapshots)
+            for member in params["members"] for snapshot in range(1, snapshots + 1)]
+
+
+def load_member(entry):
+    """The Keras model of `entry` (an EnsembleMember); a missing or damaged file is one PipelineError saying how to
+    retrain its member."""
+    return load_keras_file(entry.path, RETRAIN.format(member=entry.member))
 
 
 def metric_file(folder, key):
@@ -51,15 +82,36 @@ def read_history(member, epochs=None, root=""):
     return {key: history.get(key, [float("nan")] * epochs) for key in HISTORY_KEYS}
 
 
+def check_kept(epoch, epochs):
+    """ValueError unless `epoch` (counted from 1) is one of the `epochs` a member ran."""
+    if not 1 <= epoch <= epochs:
+        raise ValueError(f"the kept epoch {epoch} is not one of the {epochs} epochs run")
+
+
 def load_record(member):
     """(history {key: [value per epoch]}, training record) of member `member`; one PipelineError if unreadable."""
     path = record_path(member)
     try:
         record = read_json(path)
         epochs = int(record["epochs_run"])
-        if not 1 <= record["best_epoch"] <= epochs:
-            raise ValueError(f"the kept epoch {record['best_epoch']} is not one of the {epochs} epochs run")
+        check_kept(record["best_epoch"], epochs)
+        for kept in record["snapshot_epochs"]:
+            check_kept(kept, epochs)
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise PipelineError(f"{path}: the member's training record is missing or unreadable "
                             f"({type(error).__name__}: {error}); {RETRAIN.format(member=member)}") from None
     return read_history(member, epochs), record
+
+
+def load_records(entries):
+    """The records of the ensemble members `entries` (ensemble_members): (histories {member: history} of each run,
+    records {name: training record} of each ensemble member, its best_epoch the epoch its weights are from)."""
+    runs = {entry.member: load_record(entry.member) for entry in entries}
+    records = {}
+    for entry in entries:
+        record = runs[entry.member][1]
+        if len(record["snapshot_epochs"]) != entry.of:
+            raise PipelineError(f"{record_path(entry.member)}: {len(record['snapshot_epochs'])} snapshots, not the "
+                                f"{entry.of} of train.snapshots; {RETRAIN.format(member=entry.member)}")
+        records[entry.name] = {**record, "best_epoch": record["snapshot_epochs"][entry.snapshot - 1]}
+    return {member: history for member, (history, _) in runs.items()}, records

@@ -130,6 +130,7 @@ SCHEMA = {
         "lr_schedule": (lr_schedule, "cosine, or a list of [epoch, factor] pairs with increasing epochs >= 0 "
                         "and factors > 0, e.g. [[80, 0.1], [120, 0.01]]; [] for a constant rate"),
         "warmup_epochs": (non_negative_int, "an integer >= 0"),
+        "snapshots": (positive_int, "an integer >= 1 (1: one model per member)"),
         "label_smoothing": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
         "augment": {
             "shift": (lambda v: non_negative_int(v) and v <= 14, "an integer from 0 to 14 (pixels)"),
@@ -206,8 +207,30 @@ def validate(params, path="params.yaml", architectures_path=ARCHITECTURES):
     if warmup >= params["epochs"]:
         _fail(path, "train.warmup_epochs", f"{warmup} is not allowed with epochs {params['epochs']}; "
                                            "allowed: fewer warm-up epochs than epochs")
+    _check_snapshots(params, path)
     _check_limit(params, path)
     return params
+
+
+def _check_snapshots(params, path):
+    """train.snapshots K > 1: `epochs` split into K cosine cycles, each ending in a snapshot, so the schedule must be
+    cosine and every snapshot the end of its cycle (no early stop, no best epoch kept)."""
+    train, snapshots = params["train"], params["train"]["snapshots"]
+    if snapshots == 1:
+        return
+    if train["lr_schedule"] != "cosine":
+        _fail(path, "train.snapshots", f"{snapshots} is not allowed with train.lr_schedule {train['lr_schedule']!r}; "
+              "allowed: 1, or set train.lr_schedule: cosine (each snapshot ends a cosine cycle)")
+    for key in ("early_stopping", "keep_best"):
+        if train[key]:
+            _fail(path, f"train.{key}", f"true is not allowed with train.snapshots {snapshots} (each snapshot is the "
+                                        "last epoch of its cycle); allowed: false")
+    if params["epochs"] % snapshots:
+        _fail(path, "train.snapshots", f"{snapshots} does not divide epochs {params['epochs']}; allowed: a divisor "
+                                       "of epochs (cycles of equal length)")
+    if train["warmup_epochs"]:
+        _fail(path, "train.warmup_epochs", f"{train['warmup_epochs']} is not allowed with train.snapshots "
+                                           f"{snapshots}; allowed: 0 (every cycle starts at the full rate)")
 
 
 def _check_architecture(name, layers, path):

@@ -44,6 +44,12 @@ def member_dir(member):
     return os.path.join(MODELS_DIR, f"member_{member}")
 
 
+def snapshot_path(member, snapshot):
+    """Snapshot `snapshot` (counted from 1) of member `member`'s run when train.snapshots K > 1, for every snapshot
+    but the last: that one is model_path(member), the run's last weights, as with one snapshot."""
+    return os.path.join(member_dir(member), f"snapshot_{snapshot}.keras")
+
+
 RECORD_NAME = "training.json"  # the kept epoch, epochs run, and how the member trained
 
 
@@ -51,7 +57,7 @@ def record_path(member):
     return os.path.join(member_dir(member), RECORD_NAME)
 
 
-# What a run shows while it trains (dvc.yaml declares it, not cached: git and the run-cache keep it)
+# What a run shows while it trains (dvc.yaml declares it: live/train_<i>/ cached like the models, progress.json in git)
 LIVE_DIR = "live"
 PROGRESS = os.path.join(LIVE_DIR, "progress.json")  # members done of the run; the training member's last epoch
 
@@ -59,13 +65,18 @@ PROGRESS = os.path.join(LIVE_DIR, "progress.json")  # members done of the run; t
 def live_dir(member):
     """Member `member`'s DVCLive folder: its loss and accuracy per epoch, the one copy of its history, written as
     each epoch ends (pipeline.members.read_history reads it back)."""
-    return os.path.join(LIVE_DIR, f"train_{member}")
+    return os.path.join(LIVE_DIR, member_stage(member))
 
 
 def key_path(stage):
     """What `stage` runs besides its params and data (pipeline.runtime.keys): the modules' MD5s, for train the
     versions."""
     return os.path.join(KEYS_DIR, f"{stage}.json")
+
+
+def member_stage(member):
+    """train@<member>'s name in files: its timing record (train_3) and its DVCLive folder (live/train_3)."""
+    return f"train_{member}"
 
 
 def timing_path(stage):
@@ -76,4 +87,4 @@ def timing_path(stage):
 def timed_stages(members):
     """The stages that write a wall time record, in run order, train's once per member (train_<i>)."""
     return [name for stage in STAGES[1:STAGES.index("report")]
-            for name in ([f"train_{member}" for member in members] if stage == "train" else [stage])]
+            for name in ([member_stage(member) for member in members] if stage == "train" else [stage])]

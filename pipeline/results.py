@@ -15,16 +15,16 @@ MEMBER_COLUMNS = ["best_epoch", "train_loss", "val_loss", "test_loss",
                   "train_accuracy", "val_accuracy", "test_accuracy"]
 
 
-def members_table(histories, records, test_probabilities, y_test):
-    """One row per member and their average: the kept epoch, the loss and accuracy logged there (train figures with
-    dropout on, as in the notebook's table; val_* NaN without a validation set) and those of the kept weights on
-    the test set. `histories` and `records` map each member to pipeline.members.load_record's two parts;
-    `test_probabilities` are the members' in the same order."""
+def members_table(entries, histories, records, test_probabilities, y_test):
+    """One row per ensemble member and their average: the kept epoch, the loss and accuracy logged there (train
+    figures with dropout on, as in the notebook's table; val_* NaN without a validation set) and those of the kept
+    weights on the test set. `entries` are pipeline.members.ensemble_members, `histories` and `records`
+    pipeline.members.load_records' two parts; `test_probabilities` are the entries' in the same order."""
     rows = {}
-    for (member, history), probabilities in zip(histories.items(), test_probabilities):
-        best_epoch = int(records[member]["best_epoch"])
+    for entry, probabilities in zip(entries, test_probabilities):
+        history, best_epoch = histories[entry.member], int(records[entry.name]["best_epoch"])
         at_best = {key: history[key][best_epoch - 1] for key in HISTORY_KEYS}
-        rows[f"member_{member}"] = {
+        rows[f"member_{entry.name}"] = {
             "best_epoch": best_epoch, "train_loss": at_best["loss"], "val_loss": at_best["val_loss"],
             "test_loss": log_loss(probabilities, y_test), "train_accuracy": at_best["accuracy"],
             "val_accuracy": at_best["val_accuracy"], "test_accuracy": accuracy(probabilities, y_test)}
@@ -34,7 +34,7 @@ def members_table(histories, records, test_probabilities, y_test):
 
 
 def curves_table(histories):
-    """One row per member and epoch: its loss and accuracy (and validation's)."""
+    """One row per member and epoch: its loss and accuracy (and validation's); one run's, whatever its snapshots."""
     return pd.DataFrame([{"member": member, "epoch": epoch + 1, **{key: history[key][epoch] for key in HISTORY_KEYS}}
                          for member, history in histories.items() for epoch in range(len(history["loss"]))])
 

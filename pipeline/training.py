@@ -3,6 +3,7 @@ import dataclasses
 import math
 
 import numpy as np
+from dvclive import Live
 
 from pipeline.augment import augment, augments
 from pipeline.members import HISTORY_KEYS
@@ -61,6 +62,29 @@ def cosine_schedule(learning_rate, epochs, warmup_epochs, steps_per_epoch):
         return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=learning_rate,
                                                   warmup_steps=warmup_steps)
+
+
+def snapshot_schedule(learning_rate, epochs, snapshots, steps_per_epoch):
+    """train.snapshots' schedule, per step: `snapshots` cosine decays from `learning_rate` to 0 over `epochs`.
+
+    Keras' own schedule, so a saved member loads wherever Keras does."""
+    return keras.optimizers.schedules.CosineDecayRestarts(learning_rate, epochs // snapshots * steps_per_epoch,
+                                                          t_mul=1.0, m_mul=1.0)
+
+
+class Snapshots(keras.callbacks.Callback):
+    """Snapshot ensembles (Huang et al. 2017): with train.snapshots K, `epochs` are K cosine cycles of
+    `cycle_epochs`, each from the learning rate down to 0 (CosineDecayRestarts), and each cycle's last weights are
+    a member. This keeps the weights at the end of every cycle but the last (the model keeps those): `taken` is
+    [(epoch counted from 1, weights), ...]."""
+
+    def __init__(self, cycle_epochs):
+        super().__init__()
+        self.cycle_epochs, self.taken = cycle_epochs, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.cycle_epochs == 0 and epoch + 1 < self.params["epochs"]:
+            self.taken.append((epoch + 1, self.model.get_weights()))
 
 
 class AugmentedImages(keras.utils.PyDataset):
@@ -164,6 +188,7 @@ class TrainConfig:
     keep_best: bool
     lr_schedule: list | str  # [[epoch, factor], ...] or "cosine"
     warmup_epochs: int
+    snapshots: int
     label_smoothing: float
     augment: dict  # {shift: pixels, rotate: degrees, zoom: fraction, flip: bool}
     precision: str
@@ -179,11 +204,16 @@ class TrainConfig:
 
 
 class LogToDvclive(keras.callbacks.Callback):
-    """Log Keras' own metric names (loss, val_loss, ...) per epoch to a dvclive Live, for live views of a run."""
+    """Log Keras' own metric names (loss, val_loss, ...) per epoch with DVCLive into `folder`, for live views of a
+    run. DVCLive empties its folder when it opens, so it opens as training begins: a model that is refused before
+    (an architecture over max_params) leaves the last run's log as it was."""
 
-    def __init__(self, live):
+    def __init__(self, folder):
         super().__init__()
-        self.live = live
+        self.folder, self.live = folder, None
+
+    def on_train_begin(self, logs=None):
+        self.live = Live(dir=self.folder, dvcyaml=False, save_dvc_exp=False, report=None)
 
     def on_epoch_end(self, epoch, logs=None):
         for key in HISTORY_KEYS:
@@ -191,11 +221,16 @@ class LogToDvclive(keras.callbacks.Callback):
                 self.live.log_metric(key, float(logs[key]))
         self.live.next_step()
 
+    def on_train_end(self, logs=None):
+        self.live.end()
+
 
 def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), verbose=2):
     """Train member `member` as `config` says, with `acceleration` (pipeline.acceleration.detect).
 
-    Returns (model with its kept weights, history dict, kept epoch counted from 1).
+    Returns (model with its kept weights, history dict, kept epoch counted from 1, snapshots): with
+    train.snapshots K > 1, snapshots are the K - 1 earlier cycles' [(epoch counted from 1, weights), ...] (the
+    model holds the last cycle's); else [].
     """
     make_deterministic(member_seed(config.seed, member))
     keras.mixed_precision.set_global_policy(acceleration.precision)
@@ -207,12 +242,20 @@ def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), 
                         activation=config.activation, dropout=config.dropout, max_params=config.max_params,
                         normalization=normalization)
     base_rate = learning_rate_of(config.optimizer, config.learning_rate)
-    rate = (cosine_schedule(base_rate, config.epochs, config.warmup_epochs, math.ceil(len(x_train) / config.batch_size))
-            if config.lr_schedule == "cosine" else base_rate)
+    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    if config.snapshots > 1:
+        rate = snapshot_schedule(base_rate, config.epochs, config.snapshots, steps_per_epoch)
+    elif config.lr_schedule == "cosine":
+        rate = cosine_schedule(base_rate, config.epochs, config.warmup_epochs, steps_per_epoch)
+    else:
+        rate = base_rate
     compile_model(model, config.optimizer, rate, steps_per_execution=acceleration.steps_per_execution,
                   label_smoothing=config.label_smoothing)
     best = KeepBestWeights() if config.keep_best else None
     own_callbacks = [best] if best else []
+    snapshots = Snapshots(config.epochs // config.snapshots)
+    if config.snapshots > 1:
+        own_callbacks.append(snapshots)
     if config.early_stopping:
         own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"))
     if isinstance(config.lr_schedule, list) and config.lr_schedule:
@@ -230,4 +273,4 @@ def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), 
                         validation_batch_size=acceleration.validation_batch_size,
                         callbacks=[*own_callbacks, *callbacks], verbose=verbose).history
     kept_epoch = best.best_epoch if best else len(history["loss"])
-    return model, history, kept_epoch
+    return model, history, kept_epoch, snapshots.taken

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from pipeline import prepared
 from pipeline.acceleration import summarise_training
 from pipeline.inference import predict_member
-from pipeline.members import load_member, load_record
+from pipeline.members import ensemble_members, load_member, load_records
 from pipeline.metrics import accuracy
 from pipeline.params import load_params
 from pipeline.paths import MEMBERS_CSV, MEMBERS_SUMMARY, PREDICTIONS, PREPARED_DIR, TRAINING_CURVES
@@ -23,10 +23,10 @@ from pipeline.runtime.errors import run_main
 from pipeline.runtime.files import atomic_path, timed, write_json
 
 
-def predict(member, data, tta=(), progress=None):
-    """Member `member`'s softmax outputs on the training set and, averaged over the `tta` views (ensemble.tta),
-    on the test set; `progress(n)` after each batch of n images."""
-    model = load_member(member)
+def predict(entry, data, tta=(), progress=None):
+    """Ensemble member `entry`'s softmax outputs on the training set and, averaged over the `tta` views
+    (ensemble.tta), on the test set; `progress(n)` after each batch of n images."""
+    model = load_member(entry)
     return (predict_member(model, data["x_train"], progress=progress),
             predict_member(model, data["x_test"], tta, progress=progress))
 
@@ -35,21 +35,21 @@ def main():
     params = load_params()
     tta = params["ensemble"]["tta"]
     data = prepared.load(PREPARED_DIR)
-    histories, records, train_probabilities, test_probabilities = {}, {}, [], []
+    entries = ensemble_members(params)
+    histories, records = load_records(entries)  # val_* are NaN when the run had no validation set (split: none)
+    train_probabilities, test_probabilities = [], []
     # every image each member sees: the training set once, the test set once and once more per ensemble.tta view
-    images = len(params["members"]) * (len(data["x_train"]) + len(data["x_test"]) * (1 + len(tta)))
+    images = len(entries) * (len(data["x_train"]) + len(data["x_test"]) * (1 + len(tta)))
     # a bar on stderr only when a person watches (disable=None: a terminal), not in DVC's logs or a queue's
     with timed("evaluate"), tqdm(total=images, unit="image", desc="evaluate", file=sys.stderr, disable=None) as bar:
-        for member in params["members"]:
-            # val_* are NaN when the run had no validation set (split: none)
-            histories[member], records[member] = load_record(member)
-            train_p, test_p = predict(member, data, tta, progress=bar.update)
+        for entry in entries:
+            train_p, test_p = predict(entry, data, tta, progress=bar.update)
             train_probabilities.append(train_p)
             test_probabilities.append(test_p)
-            bar.write(f"evaluate: member {member}: test accuracy {accuracy(test_p, data['y_test']):.4f}, "
-                      f"best epoch {records[member]['best_epoch']}")  # above the bar, as print without one
+            bar.write(f"evaluate: member {entry.name}: test accuracy {accuracy(test_p, data['y_test']):.4f}, "
+                      f"{'best ' if entry.of == 1 else ''}epoch {records[entry.name]['best_epoch']}")  # above the bar
 
-    table = members_table(histories, records, test_probabilities, data["y_test"])
+    table = members_table(entries, histories, records, test_probabilities, data["y_test"])
     with atomic_path(MEMBERS_CSV) as temporary:
         table.to_csv(temporary, index_label="member", float_format="%.5f")
     average = table.loc["average"]  # NaN validation figures (split: none) become null
@@ -61,7 +61,7 @@ def main():
         curves_table(histories).to_csv(temporary, index=False, float_format="%.6f")
     with atomic_path(PREDICTIONS) as temporary:
         with open(temporary, "wb") as handle:
-            np.savez(handle, members=np.array(params["members"]),
+            np.savez(handle, members=np.array([entry.name for entry in entries]),
                      train=np.stack(train_probabilities), test=np.stack(test_probabilities))
     print(table.to_string(float_format=lambda value: f"{value:.4f}"))
 

@@ -9,7 +9,7 @@ ensemble stage computed: the members' test probabilities (data/predictions/membe
 
 from pipeline import prepared
 from pipeline.ensemble_model import build_ensemble, check_against_ensemble
-from pipeline.members import load_member
+from pipeline.members import ensemble_members, load_member
 from pipeline.params import load_params
 from pipeline.paths import ENSEMBLE_MODEL, MODEL_CARD, PREDICTIONS, PREPARED_DIR, SAVED_MODEL_DIR
 from pipeline.runtime.errors import run_main
@@ -18,11 +18,11 @@ from pipeline.runtime.files import atomic_path, timed, write_json
 
 def main():
     params = load_params()
-    method, tta, members = params["ensemble"]["method"], params["ensemble"]["tta"], params["members"]
+    method, tta, entries = params["ensemble"]["method"], params["ensemble"]["tta"], ensemble_members(params)
     data = prepared.load(PREPARED_DIR, names=("x_test",))
     meta = data["meta"]
     with timed("export"):
-        model = build_ensemble([load_member(member) for member in members], method,
+        model = build_ensemble([load_member(entry) for entry in entries], method,
                                input_shape=data["x_test"].shape[1:], tta=tta)
         gap = check_against_ensemble(model, data["x_test"], method, PREDICTIONS)
         with atomic_path(ENSEMBLE_MODEL) as temporary:
@@ -31,11 +31,11 @@ def main():
             model.export(temporary, format="tf_saved_model", verbose=False)
         write_json(MODEL_CARD, {
             "dataset": meta["dataset"], "class_names": meta["class_names"], "ensemble_method": method,
-            "tta": tta, "members": members,
+            "tta": tta, "members": [entry.name for entry in entries],
             "input": "float32 (N, 28, 28, 1), light-on-dark pixels in [0, 1] (pipeline.prepare)",
             "output": "float32 (N, classes): the ensemble's probability of each class, in class_names' order",
             "test_images_checked": int(len(data["x_test"])), "largest_gap_to_test_predictions": gap})
-    print(f"export: {len(members)} members ({method}) -> {ENSEMBLE_MODEL}, {SAVED_MODEL_DIR}/, {MODEL_CARD}; "
+    print(f"export: {len(entries)} members ({method}) -> {ENSEMBLE_MODEL}, {SAVED_MODEL_DIR}/, {MODEL_CARD}; "
           f"reproduces the ensemble of {PREDICTIONS} on {len(data['x_test'])} images (largest gap {gap:.1g})")
 
 

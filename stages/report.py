@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from pipeline import prepared
-from pipeline.members import load_member, load_record
+from pipeline.members import ensemble_members, load_member, load_records
 from pipeline.params import load_params
 from pipeline.paths import (
     FIGURES_DIR,
@@ -28,15 +28,14 @@ from pipeline.runtime.files import atomic_path, read_json, write_text
 def main():
     params = load_params()
     data = prepared.load(PREPARED_DIR)
-    loaded = {member: load_record(member) for member in params["members"]}
-    histories = {member: history for member, (history, _) in loaded.items()}
-    records = {member: record for member, (_, record) in loaded.items()}
+    entries = ensemble_members(params)
+    histories, records = load_records(entries)
     with np.load(PREDICTIONS) as stored:  # the members' probabilities, as the ensemble stage combined them
         metrics, probabilities = ensemble_metrics(stored["train"], stored["test"], data["y_train"], data["y_test"],
                                                   params["ensemble"]["method"])
         # the members' table and curves, computed as evaluate computed reports/members.csv and training_curves.csv
-        members = members_table(histories, records, stored["test"], data["y_test"])
-    model = load_member(params["members"][0])
+        members = members_table(entries, histories, records, stored["test"], data["y_test"])
+    model = load_member(entries[entries[0].of - 1])  # the first member's last weights
     figure = draw_figures(params, data, curves_table(histories), probabilities, model)
     per_class = per_class_table(data["y_test"], np.argmax(probabilities, axis=1), data["meta"]["class_names"])
     with atomic_path(PER_CLASS) as temporary:

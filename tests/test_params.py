@@ -18,6 +18,7 @@ import bombs
 from conftest import ROOT
 
 NO_AUGMENT = {"shift": 0, "rotate": 0, "zoom": 0, "flip": False}  # train.augment as params.yaml ships it
+SNAPSHOTS = {"lr_schedule": "cosine", "early_stopping": False, "keep_best": False}  # what train.snapshots > 1 needs
 
 
 @pytest.fixture
@@ -67,6 +68,17 @@ def test_shipped_params_are_valid(params):
                                       "allowed: 0 (a warm-up leads into cosine)"),
     ({"train": {"warmup_epochs": 25, "lr_schedule": "cosine"}}, "params.yaml: train.warmup_epochs: 25 is not allowed "
                                                                  "with epochs 25; allowed: fewer warm-up epochs"),
+    ({"train": {"snapshots": 0}}, "params.yaml: train.snapshots: 0 is not allowed; allowed: an integer >= 1"),
+    ({"train": {"snapshots": 5}}, "params.yaml: train.snapshots: 5 is not allowed with train.lr_schedule []; allowed: "
+                                  "1, or set train.lr_schedule: cosine"),
+    ({"train": {"snapshots": 5, "lr_schedule": "cosine"}}, "params.yaml: train.early_stopping: true is not allowed "
+                                                           "with train.snapshots 5 (each snapshot is the last epoch"),
+    ({"train": {"snapshots": 5, "lr_schedule": "cosine", "early_stopping": False}},
+     "params.yaml: train.keep_best: true is not allowed with train.snapshots 5"),
+    ({"train": {"snapshots": 4, **SNAPSHOTS}}, "params.yaml: train.snapshots: 4 does not divide epochs 25; allowed: a "
+                                               "divisor of epochs"),
+    ({"train": {"snapshots": 5, "warmup_epochs": 1, **SNAPSHOTS}}, "params.yaml: train.warmup_epochs: 1 is not "
+                                                                   "allowed with train.snapshots 5; allowed: 0"),
     ({"train": {"label_smoothing": 1.0}}, "params.yaml: train.label_smoothing: 1.0 is not allowed; allowed: a number "
                                           "from 0 up to (not including) 1"),
     ({"train": {"label_smoothing": True}}, "params.yaml: train.label_smoothing: True is not allowed"),

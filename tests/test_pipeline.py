@@ -100,9 +100,9 @@ def test_a_module_edit_reruns_exactly_the_stages_that_import_it(repo, module, st
         dvc(repo, "checkout", "--force")
     assert "up to date" in dvc(repo, "status")
 
-EXP_SHOW_COLUMNS = 70  # DVC's 5, 10 metrics, 2 of progress, 36 params, 17 deps: a key per stage, the data
+EXP_SHOW_COLUMNS = 71  # DVC's 5, 10 metrics, 2 of progress, 37 params, 17 deps: a key per stage, the data
 PROGRESS_COLUMNS = ["progress.done", "progress.of"]  # a finished run's (live/progress.json)
-PARAMS_COLUMNS = 36  # every key of params.yaml: DVC shows the default params file whole
+PARAMS_COLUMNS = 37  # every key of params.yaml: DVC shows the default params file whole
 REPORT_SECTIONS = ["Ensemble (mean of the members' softmax outputs)", "Members", "Per class (ensemble, test set)",
                    "Training", "Data", "Model: ensemble_cnn (member 0)", "Run"]
 FIGURES = ["samples", "class_means", "training_curves", "confusion_matrix", "error_matrix", "misclassified", "weights"]

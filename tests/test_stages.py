@@ -31,22 +31,27 @@ def tiny_images(rng):
     return features.round().astype(np.uint8), target
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A folder with params.yaml (2 members, 1 epoch, the tiny file, a carved test set), architectures.yaml and the
-    code."""
-    folder = tmp_path_factory.mktemp("stages")
+def make_folder(folder, **changes):
+    """A folder with params.yaml (2 members, 1 epoch, the tiny file, a carved test set, then `changes`: top-level
+    values, `train` a dict of train.* values), architectures.yaml and the code."""
     shutil.copy(ROOT / paths.ARCHITECTURES, folder / paths.ARCHITECTURES)
     for package in ("pipeline", "stages"):  # check reads the stages' source for their keys
         (folder / package).symlink_to(ROOT / package, target_is_directory=True)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params.update(dataset="data/own/tiny.npz", test_fraction=0.2, members=[0, 1], epochs=1, batch_size=32)
+    params["train"].update(changes.pop("train", {}))
+    params.update(changes)
     params["report"].update(samples_per_class=2, misclassified=4, dpi=40)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (folder / paths.OWN_DATA_DIR).mkdir(parents=True)
     features, target = tiny_images(np.random.default_rng(0))
     np.savez(folder / paths.OWN_DATA_DIR / "tiny.npz", features=features, target=target)
     return folder
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_folder(tmp_path_factory.mktemp("stages"))
 
 
 @pytest.fixture
@@ -117,3 +122,34 @@ def test_evaluate_ensemble_export_and_report(inside):
     assert text.startswith("# data/own/tiny.npz: an ensemble of 2 CNNs")
     for stage in paths.timed_stages([0, 1]):
         assert f"| {stage} |" in text, stage
+
+
+def test_snapshots_are_ensemble_members_in_every_stage(tmp_path, monkeypatch, capsys):
+    """train.snapshots 2: each member's run gives two members, which evaluate, ensemble, export and report treat like
+    any member; the run's history is one, whatever its snapshots."""
+    monkeypatch.chdir(make_folder(tmp_path, epochs=4, train={"snapshots": 2, "lr_schedule": "cosine",
+                                                             "early_stopping": False, "keep_best": False}))
+    for stage in (check, fetch, prepare):
+        stage.main()
+    for member in (0, 1):
+        train.main(["--member", str(member)])
+        assert read(tmp_path / paths.record_path(member))["snapshot_epochs"] == [2, 4]
+        assert (tmp_path / paths.snapshot_path(member, 1)).stat().st_size > 0
+        assert not (tmp_path / paths.snapshot_path(member, 2)).exists()  # the last is models/member_<i>.keras
+    assert "train@1: 4 epochs, snapshots at epochs 2 and 4 -> models/member_1.keras" in capsys.readouterr().out
+    evaluate.main()
+    members = pd.read_csv(tmp_path / paths.MEMBERS_CSV, index_col="member")
+    assert list(members.index) == ["member_0.1", "member_0.2", "member_1.1", "member_1.2", "average"]
+    assert list(members["best_epoch"][:4]) == [2, 4, 2, 4]
+    with np.load(tmp_path / paths.PREDICTIONS) as stored:
+        assert list(stored["members"]) == ["0.1", "0.2", "1.1", "1.2"]
+        assert len({probabilities.tobytes() for probabilities in stored["test"]}) == 4  # four models, not one twice
+    curves = pd.read_csv(tmp_path / paths.TRAINING_CURVES)
+    assert sorted(set(curves["member"])) == [0, 1] and len(curves) == 8
+    ensemble.main()
+    assert read(tmp_path / paths.METRICS)["ensemble"]["test_accuracy"] > 0.5
+    export.main()
+    card = read(tmp_path / paths.MODEL_CARD)
+    assert card["members"] == ["0.1", "0.2", "1.1", "1.2"] and card["largest_gap_to_test_predictions"] <= 1e-5
+    report.main()
+    assert (tmp_path / paths.REPORT_MD).read_text().startswith("# data/own/tiny.npz: an ensemble of 4 CNNs")

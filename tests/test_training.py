@@ -14,6 +14,7 @@ from pipeline.training import (
     TrainConfig,
     cosine_schedule,
     member_split,
+    snapshot_schedule,
     standardizer,
     step_schedule,
     train_member,
@@ -62,12 +63,17 @@ def tiny_config(**overrides):
     values = dict(seed=0, epochs=3, batch_size=32, split="per_member", normalize="scale", arch="tiny",
                   architecture=TINY, activation=None, dropout=None, max_params=None, optimizer="nadam",
                   learning_rate=0.002, validation_fraction=0.25, early_stopping=True, patience=10, keep_best=True,
-                  lr_schedule=[], warmup_epochs=0, label_smoothing=0.0, augment={**SHIFT_2, "shift": 0},
+                  lr_schedule=[], warmup_epochs=0, snapshots=1, label_smoothing=0.0, augment={**SHIFT_2, "shift": 0},
                   precision="float32", accelerate="off", threads=None)
     return TrainConfig(**{**values, **overrides})
 
 
 def train_tiny(member=0, acceleration=PLAIN, callbacks=(), **overrides):
+    """(model, history, kept epoch) of a tiny member (train_member without its snapshots)."""
+    return train_snapshots(member, acceleration, callbacks, **overrides)[:3]
+
+
+def train_snapshots(member=0, acceleration=PLAIN, callbacks=(), **overrides):
     x, y = tiny_data()
     return train_member(x, y, 4, tiny_config(**overrides), member, acceleration, callbacks=callbacks, verbose=0)
 
@@ -104,11 +110,8 @@ def test_config_fields_are_the_params_keys():
 
 
 def test_dvclive_log_is_the_history_read_back_with_nan_without_validation(tmp_path):
-    from dvclive import Live
-
     for overrides in ({}, dict(split="none", early_stopping=False, keep_best=False)):
-        with Live(dir=str(tmp_path / live_dir(0)), dvcyaml=False, save_dvc_exp=False, report=None) as live:
-            _, history, _ = train_tiny(epochs=2, callbacks=[LogToDvclive(live)], **overrides)
+        _, history, _ = train_tiny(epochs=2, callbacks=[LogToDvclive(str(tmp_path / live_dir(0)))], **overrides)
         written = read_history(0, 2, root=tmp_path)
         assert written["loss"] == pytest.approx(history["loss"]) and len(written["loss"]) == 2
         if overrides:
@@ -245,6 +248,37 @@ def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
     assert rates == pytest.approx([0.0, 0.001, 0.002, 0.001, 0.0], abs=1e-9)
     plain = cosine_schedule(0.002, epochs=10, warmup_epochs=0, steps_per_epoch=5)
     assert [float(plain(step)) for step in (0, 25, 50)] == pytest.approx([0.002, 0.001, 0.0], abs=1e-9)
+
+
+def test_dvclive_opens_its_folder_only_when_training_begins(tmp_path):
+    """DVCLive empties its folder as it opens: a member refused before training leaves the last log as it was."""
+    folder = tmp_path / live_dir(0)
+    train_tiny(epochs=2, callbacks=[LogToDvclive(str(folder))])
+    before = {path: path.read_bytes() for path in folder.rglob("*.tsv")}
+    with pytest.raises(PipelineError, match="max_params"):
+        train_tiny(epochs=2, max_params=100, callbacks=[LogToDvclive(str(folder))])
+    assert before and {path: path.read_bytes() for path in folder.rglob("*.tsv")} == before
+
+
+def test_snapshot_schedule_restarts_its_cosine_every_cycle():
+    schedule = snapshot_schedule(0.002, epochs=6, snapshots=3, steps_per_epoch=5)  # cycles of 10 steps
+    rates = [float(schedule(step)) for step in (0, 5, 9, 10, 15, 20, 29)]
+    assert rates == pytest.approx([0.002, 0.001, 0.002 * 0.5 * (1 + np.cos(np.pi * 9 / 10)), 0.002, 0.001, 0.002,
+                                   0.002 * 0.5 * (1 + np.cos(np.pi * 9 / 10))], abs=1e-9)
+
+
+def test_snapshots_are_the_last_weights_of_each_cycle():
+    cosine = dict(lr_schedule="cosine", early_stopping=False, keep_best=False)
+    model, history, kept, snapshots = train_snapshots(epochs=6, snapshots=3, **cosine)
+    assert kept == 6 and len(history["loss"]) == 6 and [epoch for epoch, _ in snapshots] == [2, 4]
+    final = model.get_weights()
+    assert not any(np.array_equal(weights[0], final[0]) for _, weights in snapshots)
+    assert not np.array_equal(snapshots[0][1][0], snapshots[1][1][0])
+    assert int(model.optimizer.iterations) == 6 * 6  # 180 training images in batches of 32: 12 steps a cycle
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002)  # step 36 would start a fourth cycle
+    again = train_snapshots(epochs=6, snapshots=3, **cosine)  # the same seed: the same snapshots
+    assert all(np.array_equal(a[1][0], b[1][0]) for a, b in zip(snapshots, again[3]))
+    assert train_snapshots(epochs=6, **cosine)[3] == []  # one snapshot: the model's own weights, nothing besides
 
 
 def test_cosine_lr_schedule_ends_training_at_a_rate_near_zero():

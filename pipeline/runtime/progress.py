@@ -14,7 +14,7 @@ import os
 import time
 
 from pipeline.members import HISTORY_KEYS
-from pipeline.paths import PROGRESS, timing_path
+from pipeline.paths import PROGRESS, member_stage, timing_path
 from pipeline.runtime.files import read_json, write_json
 from pipeline.runtime.quiet_keras import keras
 
@@ -58,7 +58,7 @@ class RunProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        figures = {key: round(float(value), 4) for key, value in logs.items() if key == "val_accuracy"}
+        figures = {"val_accuracy": round(float(logs["val_accuracy"]), 4)} if "val_accuracy" in logs else {}
         self.write(self.position - 1, member=self.member, epoch=epoch + 1, **figures)
         if self.lines:
             shown = ", ".join(f"{key} {float(logs[key]):.4f}" for key in HISTORY_KEYS if key in logs)
@@ -70,9 +70,9 @@ class RunProgress(keras.callbacks.Callback):
         estimated end. Call it after the member's timing is written."""
         self.write(self.position)
         now = now or datetime.datetime.now()
-        done = [timing_path(f"train_{member}") for member in self.members[:self.position]]  # with this one's
+        done = [timing_path(member_stage(member)) for member in self.members[:self.position]]  # this one's last
         times = [read_json(path)["wall_time_s"] for path in done if os.path.exists(path)]
-        took = read_json(timing_path(f"train_{self.member}"))["wall_time_s"]
+        took = times[-1]
         line = f"{self.name}: member {self.position} of {len(self.members)} done in {duration(took)}"
         left = len(self.members) - self.position
         if not left:

@@ -76,18 +76,16 @@ def main(argv=None):
     x_validation, labels = x[validation_index], y[validation_index]
     views = {"none": [], "flip": ["flip"], "shifts": list(SHIFTS), "flip_shifts": list(VIEWS)}
     weights = [taken for _, taken in snapshots] + [model.get_weights()]  # train.snapshots: each is a member
+    run = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member, "recipe": recipe,
+           "backend": keras.backend.backend(), "precision": acceleration.precision, "train_seconds": round(seconds, 1),
+           "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
+           "last_loss": round(float(history["loss"][-1]), 4)}
     for snapshot, kept in enumerate(weights, start=1):
         model.set_weights(kept)
         predictions = {f"views_{name}": predict_member(model, x_validation, listed) for name, listed in views.items()}
-        figures = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member,
-                   "snapshot": f"{snapshot} of {len(weights)}", "recipe": recipe,
-                   "backend": keras.backend.backend(), "precision": acceleration.precision,
-                   "train_seconds": round(seconds, 1),
-                   "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
-                   "validation_accuracy": {key[6:]: round(float((value.argmax(1) == labels).mean()), 4)
-                                           for key, value in predictions.items()},
-                   "last_loss": round(float(history["loss"][-1]), 4)}
-        print(json.dumps(figures))
+        accuracies = {key[6:]: round(float((value.argmax(1) == labels).mean()), 4)
+                      for key, value in predictions.items()}
+        print(json.dumps({**run, "snapshot": f"{snapshot} of {len(weights)}", "validation_accuracy": accuracies}))
         if arguments.output:  # with snapshots, one file each: a.npz -> a.1.npz, a.2.npz, ... for --combine
             path = arguments.output if len(weights) == 1 else f"{os.path.splitext(arguments.output)[0]}.{snapshot}.npz"
             np.savez(path, labels=labels, **predictions)

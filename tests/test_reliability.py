@@ -737,20 +737,40 @@ def test_a_stage_stopped_by_a_signal_exits_as_a_shell_reports_it(project, tmp_pa
 
 def test_a_second_experiment_started_meanwhile_cannot_change_the_first(project, started, tmp_path):
     """The second `dvc exp run` writes its value into params.yaml and fails (DVC: the workspace is busy); the first
-    then refuses to record a member trained with other values than dvc.lock would say, and says how to recover."""
+    then refuses to record a member trained with other values than dvc.lock would say, and says how to recover.
+
+    DVC's second run first stashes the workspace's changes (the first's params.yaml, and live/progress.json, which
+    the first rewrites every epoch) and puts them back; when that fails ("Stash apply resulted in merge conflicts",
+    seen on a loaded CI machine), params.yaml may be left as committed, which the first refuses just the same, or
+    as the first wrote it, and then the first run is simply not disturbed. Either way dvc.lock records what
+    trained."""
     log = tmp_path / "first.log"
     first = started(log, "exp", "run", "-S", "epochs=60", "-S", "train.early_stopping=false")
     wait_for(training_started(log), "the first experiment's training to start")
     second = dvc(project, "exp", "run", "-S", "epochs=3", check=False)
-    assert "Unable to acquire lock" in second or "busy" in second, second[-2000:]
-    assert first.wait(timeout=300) != 0
+    assert any(refusal in second for refusal in ("Unable to acquire lock", "busy", "Stash apply resulted in merge "
+                                                 "conflicts")), second[-2000:]
+    disturbed = yaml.safe_load((project / "params.yaml").read_text())["epochs"] != 60
+    code = first.wait(timeout=300)
     output = log.read_text()
-    assert ("error: params.yaml: changed during this run, after stage train@0 (another `dvc exp run` here?); its "
-            "outputs are not recorded; get it back with `git checkout params.yaml` (or `dvc exp apply <exp>`); for "
-            "several experiments at once: `dvc exp run --queue` + `dvc queue start -j N`") in output, output[-3000:]
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 1  # still the good run's entry
-    assert_restored_by_the_next_repro(project)
+    if disturbed:
+        assert code != 0
+        assert ("error: params.yaml: changed during this run, after stage train@0 (another `dvc exp run` here?); "
+                "its outputs are not recorded; get it back with `git checkout params.yaml` (or `dvc exp apply "
+                "<exp>`); for several experiments at once: `dvc exp run --queue` + `dvc queue start -j N`") in output, \
+            output[-3000:]
+        assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 1  # still the good run's entry
+    else:
+        assert code == 0, output[-3000:]
+        assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 60  # what it trained with
+    run(project, "git", "stash", "clear")  # what DVC could not put back, if it could not
+    if disturbed:
+        assert_restored_by_the_next_repro(project)
+    else:  # back to the good run: its members from the run-cache; the report (its outputs are git's) is made again
+        run(project, "git", "checkout", "--", "params.yaml")
+        assert ran(dvc(project, "repro")) == ["report"]
+        assert "Data and pipelines are up to date." in dvc(project, "status")
 
 
 def test_stopping_the_cluster_runner_stops_its_workers_and_their_trainings(project, started, tmp_path):

@@ -754,6 +754,7 @@ def test_a_second_experiment_started_meanwhile_cannot_change_the_first(project, 
     code = first.wait(timeout=300)
     output = log.read_text()
     lock = yaml.safe_load((project / "dvc.lock").read_text())
+    run(project, "git", "stash", "clear")  # what DVC could not put back, if it could not
     if disturbed:
         assert code != 0
         assert ("error: params.yaml: changed during this run, after stage train@0 (another `dvc exp run` here?); "
@@ -761,13 +762,10 @@ def test_a_second_experiment_started_meanwhile_cannot_change_the_first(project, 
                 "<exp>`); for several experiments at once: `dvc exp run --queue` + `dvc queue start -j N`") in output, \
             output[-3000:]
         assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 1  # still the good run's entry
-    else:
-        assert code == 0, output[-3000:]
-        assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 60  # what it trained with
-    run(project, "git", "stash", "clear")  # what DVC could not put back, if it could not
-    if disturbed:
         assert_restored_by_the_next_repro(project)
     else:  # back to the good run: its members from the run-cache; the report (its outputs are git's) is made again
+        assert code == 0, output[-3000:]
+        assert lock["stages"]["train@0"]["params"]["params.yaml"]["epochs"] == 60  # what it trained with
         run(project, "git", "checkout", "--", "params.yaml")
         assert ran(dvc(project, "repro")) == ["report"]
         assert "Data and pipelines are up to date." in dvc(project, "status")

@@ -56,3 +56,16 @@ def test_export_checks_the_model_against_the_members_predictions(tmp_path, metho
     with pytest.raises(PipelineError, match=rf"export/ensemble.keras: does not reproduce the ensemble of {predictions} "
                                             r"\(largest probability gap .*\); allowed: a gap up to 1e-05"):
         check_against_ensemble(model, IMAGES, method, predictions)
+
+
+def test_a_saved_member_loads_for_prediction_without_its_training_settings(tmp_path):
+    """load_keras_file leaves the model uncompiled: compiled, Keras predicts the first pass with the training's
+    steps_per_execution, 2.4x slower (benchmarks/first_predict.py); the outputs are the same."""
+    from pipeline.runtime.files import load_keras_file
+
+    member = tiny_member(0)
+    member.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=32)
+    member.save(tmp_path / "member.keras")
+    loaded = load_keras_file(str(tmp_path / "member.keras"), "retrain it")
+    assert not loaded.compiled
+    assert np.array_equal(predict_member(loaded, IMAGES), member.predict(IMAGES, verbose=0))

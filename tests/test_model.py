@@ -20,6 +20,7 @@ PARAMETER_COUNTS = [
     ("resnet_v1", 5, 62_889),        # 002, model 2 (depth 2): 4 + 160 + 62,725
     ("compact", 10, 47_582),         # 003's model.summary()
     ("ensemble_cnn_bn", 10, 332_602),  # ensemble_cnn + 7 BatchNormalization layers (4 x channels each)
+    ("slim_cnn_bn", 10, 330_218),   # ensemble_cnn_bn less one Conv2D 16 -> 16 (2,320) and its BatchNormalization (64)
     ("resnet", 10, 697_514),         # pre-activation ResNet 32/64/128, 2 blocks per stage: about 0.7 M
     ("lenet_like", 10, 716_234),     # 004, model 1
     ("vgg_like", 10, 2_128_650),     # 004, model 2

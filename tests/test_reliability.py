@@ -145,7 +145,8 @@ PARAM_CASES = [
     ({"dataset": "data/own/../mine.npz"}, "error: params.yaml: dataset: 'data/own/../mine.npz' is not allowed"),
     ({"dataset": "data/own/mine.txt"}, "error: params.yaml: dataset: 'data/own/mine.txt' is not allowed"),
     ({"arch": "nonexistent"}, "error: params.yaml: arch: 'nonexistent' is not allowed; allowed: one of ensemble_cnn, "
-                              "ensemble_cnn_bn, resnet, cnn_bn, resnet_v1, compact, lenet_like, vgg_like, deep_custom"),
+                              "ensemble_cnn_bn, slim_cnn_bn, resnet, cnn_bn, resnet_v1, compact, lenet_like, vgg_like, "
+                              "deep_custom"),
     ({"activation": "relux"}, "error: params.yaml: activation: 'relux' is not allowed; allowed: null (each "
                               "architecture's own) or one of relu, sigmoid"),
     ({"dropout": 1.0}, "error: params.yaml: dropout: 1.0 is not allowed; allowed: null (each architecture's own) or a "
@@ -178,7 +179,7 @@ PARAM_CASES = [
     ({"epoch": 3}, "error: params.yaml: epoch: unknown key (did you mean 'epochs'?); allowed keys here: dataset"),
     ({"seed": DELETE}, "error: params.yaml: seed: missing; it is required"),
     ({"architectures.ensemble_cnn": DELETE}, "error: params.yaml: arch: 'ensemble_cnn' is not allowed; allowed: one of "
-                                             "ensemble_cnn_bn, resnet"),
+                                             "ensemble_cnn_bn, slim_cnn_bn, resnet"),
     ({"architectures": {}}, "error: architectures.yaml: (top level): {} is not allowed; allowed: a mapping of names"),
     ({"architectures.ensemble_cnn": []}, "error: architectures.yaml: ensemble_cnn: [] is not allowed; allowed: "
                                          "a non-empty list of {LayerType: {argument: value}}"),

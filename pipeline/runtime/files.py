@@ -181,7 +181,9 @@ def load_keras_file(path, rebuild):
     if not zipfile.is_zipfile(path):  # Keras reports a damaged file as "File not found"
         raise PipelineError(f"{path}: not a .keras file (not a zip archive: damaged or truncated); {rebuild}")
     try:
-        return keras.models.load_model(path)
+        # compile=False: every caller only predicts, and a compiled member predicts its first pass with its
+        # training's steps_per_execution, 2.4x slower (benchmarks/first_predict.py, docs in benchmarks/README.md)
+        return keras.models.load_model(path, compile=False)
     except Exception as error:  # a zip without a loadable model: Keras raises several kinds
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise PipelineError(f"{path}: not a loadable Keras model ({reason}); {rebuild}") from None

@@ -60,7 +60,7 @@ def test_export_checks_the_model_against_the_members_predictions(tmp_path, metho
 
 def test_a_saved_member_loads_for_prediction_without_its_training_settings(tmp_path):
     """load_keras_file leaves the model uncompiled: compiled, Keras predicts the first pass with the training's
-    steps_per_execution, 2.4x slower (benchmarks/first_predict.py); the outputs are the same."""
+    steps_per_execution, 2-3.4x slower (benchmarks/first_predict.py); the outputs are the same."""
     from pipeline.runtime.files import load_keras_file
 
     member = tiny_member(0)

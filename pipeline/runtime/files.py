@@ -182,7 +182,7 @@ def load_keras_file(path, rebuild):
         raise PipelineError(f"{path}: not a .keras file (not a zip archive: damaged or truncated); {rebuild}")
     try:
         # compile=False: every caller only predicts, and a compiled member predicts its first pass with its
-        # training's steps_per_execution, 2.4x slower (benchmarks/first_predict.py, docs in benchmarks/README.md)
+        # training's steps_per_execution, 2-3.4x slower (benchmarks/results/first_predict_xeon/)
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # a zip without a loadable model: Keras raises several kinds
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__

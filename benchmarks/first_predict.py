@@ -3,8 +3,8 @@
     python benchmarks/first_predict.py [--project .] [--member 0] [--repeats 2]
 
 Run in a project after `dvc repro` (it needs models/ and data/prepared/). Each try is a fresh process that
-loads the member as the evaluate stage does and predicts the training set twice (batch 1024); the two ways
-alternate. A member saved by the train stage carries its training's compile settings, steps_per_execution
+loads the member as the evaluate stage does and predicts the training set twice (pipeline.inference's batch);
+the two ways alternate. A member saved by the train stage carries its training's compile settings, steps_per_execution
 among them (pipeline.acceleration), and Keras predicts with them when the model is loaded compiled.
 Prints figures and whether both ways predicted the same bits; asserts nothing.
 """
@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from benchmarks.common import cpu_name
+from pipeline.inference import PREDICT_BATCH_SIZE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,7 +27,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def one_try(member, compiled):
     """In this process: {load, first, second} seconds and the MD5 of the first pass's outputs."""
     from pipeline import prepared
-    from pipeline.inference import PREDICT_BATCH_SIZE
     from pipeline.paths import PREPARED_DIR, model_path
     from pipeline.runtime.quiet_keras import keras
 
@@ -63,7 +63,7 @@ def main(argv=None):
             output = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
             rows.append((way, json.loads(output.stdout.strip().splitlines()[-1])))
     print(f"CPU: {cpu_name()}; {os.cpu_count()} CPUs; member {arguments.member}, {rows[0][1]['images']} training "
-          f"images, batch 1024, {arguments.repeats} tries each way, alternating")
+          f"images, batch {PREDICT_BATCH_SIZE}, {arguments.repeats} tries each way, alternating")
     print(f"{'way':<11} {'steps/exec':>10} {'load s':>7} {'first s':>8} {'second s':>9}")
     for way, row in rows:
         print(f"{way:<11} {row['steps_per_execution']!s:>10} {row['load']:>7.2f} {row['first']:>8.2f} "

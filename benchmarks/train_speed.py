@@ -5,6 +5,7 @@
     python benchmarks/train_speed.py --limit 12000 --epochs 3   # a quick look
     python benchmarks/train_speed.py --float32-costs --repeats 2  # float32: each of the stage's differences alone
     python benchmarks/train_speed.py --determinism-check --limit 6000 --epochs 2   # same weights with op determinism?
+    python benchmarks/train_speed.py --float32-costs --ways notebook "stage in float32" --repeats 4  # two, in turns
 
 Every way trains member 0 of params.yaml (its own split: 80 % training, 20 % validation,
 evaluated every epoch as the stage does) for --epochs epochs in a fresh Python process,
@@ -262,6 +263,8 @@ def main():
                         help="instead: are the weights the same with op determinism on and off (pinned threads)?")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each way, in rounds; the best epoch counts")
     parser.add_argument("--threads", type=int, help="train.threads for every way (default: TensorFlow's)")
+    parser.add_argument("--ways", nargs="+", metavar="WAY",
+                        help="only these ways, by name as printed (the first is the one the others are compared with)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.epochs < 2:
@@ -283,6 +286,12 @@ def main():
         ways = {way: description for way, (description, _) in FLOAT32_COSTS.items()}
     else:
         ways = {**WAYS, **(LEVERS if arguments.levers else {})}
+    if arguments.ways:
+        unknown = [way for way in arguments.ways if way not in ways]
+        if unknown:
+            parser.error(f"--ways: unknown {unknown}; the ways here: {list(ways)}")
+        ways = {way: ways[way] for way in arguments.ways}
+    baseline = next(iter(ways))  # the notebook, unless --ways starts with another way
     results = {way: [] for way in ways}
     for round_ in range(arguments.repeats):  # in rounds, so a slow spell of a shared machine hits every way
         last = round_ == arguments.repeats - 1
@@ -292,13 +301,13 @@ def main():
         for way, description in ways.items():
             results[way].append(measure(way, arguments))
             if last:
-                print_row(way, description, results[way], best(results["notebook"]))
+                print_row(way, description, results[way], best(results[baseline]))
                 if way == "stage":
                     print(f"{'':33} chosen: {results[way][-1]['acceleration']}, jit_compile "
                           f"{results[way][-1]['jit_compile']}", flush=True)
         if not last:
             print(f"round {round_ + 1} of {arguments.repeats} done", flush=True)
-    if arguments.float32_costs:
+    if arguments.float32_costs and not arguments.ways:
         ratio = 1.0
         for way in ways:  # the stage's differences; steps_per_execution is a lever the float32 stage does not use
             if way.startswith("+ ") and way != "+ steps_per_execution 32":

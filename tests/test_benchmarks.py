@@ -27,17 +27,21 @@ def test_train_outside_dvc_names_an_unknown_architecture():
 
 
 def test_the_recipe_benchmarks_train_the_recipe_of_recipes_yaml():
-    """recipe_cost.py's recipe is cpu-recipe-fashion of recipes.yaml applied to params.yaml, value for value."""
+    """recipe_cost.py's recipe is cpu-recipe-fashion of recipes.yaml applied to params.yaml, value for value, or the
+    one --recipe names."""
     from benchmarks import recipe_cost
     from pipeline import recipes
     from pipeline.params import load_params
     from pipeline.training import TrainConfig
 
-    recipe = recipes.load(str(ROOT / recipes.RECIPES_FILE))[augment_speed.RECIPE]
-    expected = TrainConfig.from_params(recipes.apply(load_params(str(ROOT / "params.yaml")), {**recipe, "epochs": 3}))
-    assert recipe_cost.configs(3)["recipe"] == expected
-    assert (expected.arch, expected.split, expected.augment) == (
+    for name in (augment_speed.RECIPE, "fast"):
+        recipe = recipes.load(str(ROOT / recipes.RECIPES_FILE))[name]
+        params = recipes.apply(load_params(str(ROOT / "params.yaml")), {**recipe, "epochs": 3})
+        assert recipe_cost.configs(name, 3)["recipe"] == TrainConfig.from_params(params)
+    cpu_recipe, fast = (recipe_cost.configs(name, 3)["recipe"] for name in (augment_speed.RECIPE, "fast"))
+    assert (cpu_recipe.arch, cpu_recipe.split, cpu_recipe.augment) == (
         "ensemble_cnn_bn", "none", {"shift": 2, "rotate": 0, "zoom": 0, "flip": True})
+    assert (fast.arch, fast.epochs, fast.dropout) == ("slim_cnn_bn", 3, 0.1)
 
 
 def test_frontier_draws_one_panel_per_dataset_with_the_points_of_other_sittings(tmp_path, capsys):

@@ -88,20 +88,25 @@ class Snapshots(keras.callbacks.Callback):
 
 
 class AugmentedImages(keras.utils.PyDataset):
-    """The training part in batches, shuffled and augmented anew each epoch from (seed, epoch).
+    """The training part, shuffled and augmented anew each epoch: epoch k's order and augmentation from (seed, k).
 
-    One augmented copy of the training part is held at a time: the last epoch's is dropped
-    before the next one is drawn.
+    Under TensorFlow, `inputs()` is a tf.data.Dataset that calls `draw` once an epoch (Keras iterates it afresh
+    each epoch) and cuts the epoch into batches in TensorFlow: this PyDataset as Keras feeds it to TensorFlow, a
+    Python generator a batch, made an epoch of fast's member 2x dearer on a 2-core float32 CPU
+    (benchmarks/results/augmented_input_zen3). Other backends read this PyDataset a batch at a time. One augmented
+    copy of the training part is held at a time, two while the next epoch begins.
     """
 
     def __init__(self, x, y, batch_size, augmentation, seed):
         super().__init__()  # one worker, no processes: NumPy augments an epoch in a fraction of a second
         self.x, self.y, self.batch_size = x, y, batch_size
         self.augmentation, self.seed, self.epoch = augmentation, seed, 0
-        self.images, self.labels = self.draw()
+        self.images = self.labels = None
 
     def draw(self):
+        """The next epoch's (images, labels): the k-th call draws epoch k."""
         rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
         order = rng.permutation(len(self.x))
         return augment(self.x, self.augmentation, rng, order), self.y[order]
 
@@ -109,13 +114,31 @@ class AugmentedImages(keras.utils.PyDataset):
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index):
+        if self.images is None:  # drawn at the epoch's first batch: Keras ends an "epoch" before the first one
+            self.images, self.labels = self.draw()
         batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
         return self.images[batch], self.labels[batch]
 
     def on_epoch_end(self):
-        self.epoch += 1
         self.images = self.labels = None
-        self.images, self.labels = self.draw()
+
+    def inputs(self):
+        """model.fit's arguments that feed it these epochs."""
+        if keras.backend.backend() != "tensorflow":
+            return dict(x=self, shuffle=False)
+        import tensorflow as tf
+
+        shapes = [(None, *self.x.shape[1:]), (None, *self.y.shape[1:])]
+        dtypes = [tf.as_dtype(self.x.dtype), tf.as_dtype(self.y.dtype)]
+
+        def epoch(_):
+            images, labels = tf.numpy_function(self.draw, [], dtypes, stateful=True)
+            return tf.data.Dataset.from_tensor_slices((tf.ensure_shape(images, shapes[0]),
+                                                       tf.ensure_shape(labels, shapes[1])))
+
+        batches = tf.data.Dataset.from_tensors(0).flat_map(epoch).batch(self.batch_size)
+        batches = batches.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(tf.data.AUTOTUNE)
+        return dict(x=batches, shuffle=False)  # shuffled from the seed
 
 
 def standardizer(x_train):
@@ -253,8 +276,8 @@ def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), 
                   label_smoothing=config.label_smoothing)
     best = KeepBestWeights() if config.keep_best else None
     own_callbacks = [best] if best else []
-    snapshots = Snapshots(config.epochs // config.snapshots)
-    if config.snapshots > 1:
+    snapshots = Snapshots(config.epochs // config.snapshots) if config.snapshots > 1 else None
+    if snapshots:
         own_callbacks.append(snapshots)
     if config.early_stopping:
         own_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"))
@@ -264,13 +287,12 @@ def train_member(x, y, num_classes, config, member, acceleration, callbacks=(), 
         lambda indices: y[indices])  # label smoothing needs one-hot targets (CategoricalCrossentropy)
     validation = (x[validation_index], labels(validation_index)) if len(validation_index) else None
     if augments(config.augment):
-        inputs = dict(x=AugmentedImages(x_train, labels(train_index), config.batch_size, config.augment,
-                                        member_seed(config.seed, member)),
-                      shuffle=False)  # AugmentedImages shuffles from the member's seed
+        inputs = AugmentedImages(x_train, labels(train_index), config.batch_size, config.augment,
+                                 member_seed(config.seed, member)).inputs()
     else:
         inputs = dict(x=x_train, y=labels(train_index), batch_size=config.batch_size)
     history = model.fit(**inputs, epochs=config.epochs, validation_data=validation,
                         validation_batch_size=acceleration.validation_batch_size,
                         callbacks=[*own_callbacks, *callbacks], verbose=verbose).history
     kept_epoch = best.best_epoch if best else len(history["loss"])
-    return model, history, kept_epoch, snapshots.taken
+    return model, history, kept_epoch, snapshots.taken if snapshots else []

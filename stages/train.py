@@ -54,10 +54,12 @@ def main(argv=None):
             plain_layers(model).save(os.path.join(folder, os.path.basename(snapshot_path(member, snapshot))))
         model.set_weights(last)
         plain_layers(model).save(temporary_model)  # only Keras' own layers: loads anywhere Keras does
-    kept = (f"best val_accuracy {history['val_accuracy'][kept_epoch - 1]:.4f} at epoch {kept_epoch}"
-            if config.keep_best else f"weights of the last epoch, {kept_epoch}")
     if snapshots:
         kept = f"snapshots at epochs {', '.join(str(epoch) for epoch, _ in snapshots)} and {kept_epoch}"
+    elif config.keep_best:
+        kept = f"best val_accuracy {history['val_accuracy'][kept_epoch - 1]:.4f} at epoch {kept_epoch}"
+    else:
+        kept = f"weights of the last epoch, {kept_epoch}"
     print(f"train@{member}: {len(history['loss'])} epochs, {kept} -> {model_path(member)}")
     print(progress.last_line(), flush=True)
 

@@ -305,17 +305,51 @@ def bright_quarter(image):
     return int(np.argmax(sums))
 
 
+def epoch_batches(inputs):
+    """[(images, labels), ...] of one pass over AugmentedImages.inputs()'s dataset, as NumPy arrays."""
+    return [(images.numpy(), labels.numpy()) for images, labels in inputs["x"]]
+
+
 def test_augmented_images_are_redrawn_each_epoch_from_the_seed_with_their_labels():
     x, y = tiny_data(100)
+    inputs = AugmentedImages(x, y, 32, SHIFT_2, seed=5).inputs()
+    first, second = epoch_batches(inputs), epoch_batches(inputs)  # Keras iterates the dataset once an epoch
+    assert [len(images) for images, _ in first] == [32, 32, 32, 4]
+    images, labels = (np.concatenate(parts) for parts in zip(*first))
+    assert images.shape == x.shape and images.dtype == x.dtype and not np.array_equal(labels, y)  # shuffled
+    assert [bright_quarter(image) for image in images] == list(labels)  # each label still with its image
+    assert not np.array_equal(np.concatenate([images for images, _ in second]), images)
+    drawn = AugmentedImages(x, y, 32, SHIFT_2, seed=5)
+    np.testing.assert_array_equal(drawn.draw()[0], images)  # epoch 0 from the seed alone
+    np.testing.assert_array_equal(drawn.draw()[0], np.concatenate([images for images, _ in second]))
+    assert not np.array_equal(AugmentedImages(x, y, 32, SHIFT_2, seed=6).draw()[0], images)
+
+
+def test_augmented_images_as_a_pydataset_start_at_epoch_0():
+    """Other backends than TensorFlow read the PyDataset: Keras ends an epoch before the first, which must not
+    skip epoch 0's draw; each epoch's batches are one draw."""
+    x, y = tiny_data(100)
     dataset = AugmentedImages(x, y, 32, SHIFT_2, seed=5)
-    assert len(dataset) == 4 and [len(dataset[i][0]) for i in range(4)] == [32, 32, 32, 4]
-    first, first_labels = dataset.images.copy(), dataset.labels.copy()
-    assert first.shape == x.shape and first.dtype == x.dtype and not np.array_equal(first_labels, y)  # shuffled
-    assert [bright_quarter(image) for image in first] == list(first_labels)  # each label still with its image
     dataset.on_epoch_end()
-    assert not np.array_equal(dataset.images, first)
-    np.testing.assert_array_equal(AugmentedImages(x, y, 32, SHIFT_2, seed=5).images, first)
-    assert not np.array_equal(AugmentedImages(x, y, 32, SHIFT_2, seed=6).images, first)
+    expected = AugmentedImages(x, y, 32, SHIFT_2, seed=5)
+    for epoch in range(2):
+        images = np.concatenate([dataset[index][0] for index in range(len(dataset))])
+        np.testing.assert_array_equal(images, expected.draw()[0], err_msg=f"epoch {epoch}")
+        dataset.on_epoch_end()
+
+
+@pytest.mark.parametrize("acceleration", [PLAIN, FAST], ids=["off", "auto"])
+def test_training_draws_each_epoch_once_in_order(acceleration, monkeypatch):
+    drawn = []
+    draw = AugmentedImages.draw
+
+    def counted(self):
+        drawn.append(self.epoch)
+        return draw(self)
+
+    monkeypatch.setattr(AugmentedImages, "draw", counted)
+    train_tiny(augment=SHIFT_2, epochs=3, acceleration=acceleration)
+    assert drawn == [0, 1, 2]
 
 
 @pytest.mark.parametrize("acceleration", [PLAIN, FAST], ids=["off", "auto"])

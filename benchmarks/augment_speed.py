@@ -6,9 +6,9 @@
 Trains member 0 of params.yaml with recipes.yaml's cpu-recipe-fashion (ensemble_cnn_bn,
 split none, cosine with a warm-up epoch, label smoothing 0.1) twice in this process: without
 augmentation (arrays into model.fit) and with the recipe's shift 2 + flip (AugmentedImages,
-which also shuffles). Prints augment() alone on the images (best of 5) and each way's fastest epoch
-after the first, which includes compilation; and what turning and resizing (rotate 10, zoom 0.1) add to
-augment() alone. Asserts nothing.
+which also shuffles: a tf.data pass an epoch under TensorFlow). Prints augment() alone on the images
+(best of 5) and each way's fastest epoch after the first, which includes compilation; and what turning
+and resizing (rotate 10, zoom 0.1) add to augment() alone. Asserts nothing.
 """
 import argparse
 import dataclasses
@@ -73,7 +73,7 @@ def main():
               f"first {fastest[name]:.1f} s", flush=True)
     with_it, without = fastest[augmented], fastest["without augmentation"]
     print(f"\naugment() alone: {100 * alone['recipe'] / with_it:.1f} % of an augmented epoch; the whole difference "
-          f"(augment, shuffle, PyDataset input): {with_it - without:+.1f} s, "
+          f"(augment, shuffle, the input path): {with_it - without:+.1f} s, "
           f"{100 * (with_it - without) / with_it:+.1f} %")
 
 

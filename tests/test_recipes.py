@@ -49,7 +49,8 @@ def test_a_recipe_starts_from_another_and_its_own_values_win(tmp_path):
 
 def test_the_shipped_recipes_that_build_on_others_differ_only_where_they_say():
     shipped = recipes.load(str(ROOT / recipes.RECIPES_FILE))
-    assert shipped["best-cpu-mnist"] == {**shipped["fast-mnist"], "members": list(range(8))}
+    assert shipped["best-cpu-mnist"] == {**shipped["fast-mnist"], "members": list(range(8)), "arch": "ensemble_cnn_bn",
+                                         "epochs": 14, "train.warmup_epochs": 1}
     assert shipped["best-cpu"] == {**shipped["resnet-fashion"], "members": [0]}
     assert shipped["cpu-recipe-mnist"] == {**shipped["cpu-recipe-fashion"], "dataset": "mnist",
                                            "train.augment.flip": False}

@@ -2,10 +2,11 @@
 
     python benchmarks/augment_speed.py                 # all 60,000 Fashion-MNIST images, 3 epochs a way
     python benchmarks/augment_speed.py --limit 12000   # a quick look
+    python benchmarks/augment_speed.py --recipe fast   # fast's member: flip alone
 
 Trains member 0 of params.yaml with recipes.yaml's cpu-recipe-fashion (ensemble_cnn_bn,
-split none, cosine with a warm-up epoch, label smoothing 0.1) twice in this process: without
-augmentation (arrays into model.fit) and with the recipe's shift 2 + flip (AugmentedImages,
+split none, cosine with a warm-up epoch, label smoothing 0.1), or --recipe's, twice in this process: without
+augmentation (arrays into model.fit) and with the recipe's augmentation, e.g. shift 2 + flip (AugmentedImages,
 which also shuffles: a tf.data pass an epoch under TensorFlow). Prints augment() alone on the images
 (best of 5) and each way's fastest epoch after the first, which includes compilation; and what turning
 and resizing (rotate 10, zoom 0.1) add to augment() alone. Asserts nothing.
@@ -25,6 +26,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3, help="epochs a way (at least 2; the first is not timed)")
     parser.add_argument("--limit", type=int, default=60000, help="training images used")
+    parser.add_argument("--recipe", default=RECIPE, help=f"the recipe of recipes.yaml (default {RECIPE})")
     arguments = parser.parse_args()
     if arguments.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch compiles and is not timed")
@@ -39,7 +41,7 @@ def main():
     from pipeline.training import TrainConfig, train_member
 
     params = load_params(os.path.join(ROOT, "params.yaml"))
-    recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[RECIPE],
+    recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[arguments.recipe],
                                     "epochs": arguments.epochs})
     base = TrainConfig.from_params(recipe)
     shift = base.augment["shift"]
@@ -58,7 +60,8 @@ def main():
     acceleration = detect(base.precision, base.accelerate)
     model_name = cpu_name()
     print(f"CPU: {model_name}, {os.cpu_count()} cores; {acceleration}")
-    print(f"{len(x)} images of fashion_mnist, {arguments.epochs} epochs a way\n")
+    print(f"recipe {arguments.recipe} ({base.arch}); {len(x)} images of fashion_mnist, "
+          f"{arguments.epochs} epochs a way\n")
     print(f"augment() alone, shift {shift} + flip: {alone['recipe']:.2f} s per epoch (best of 5); with rotate "
           f"{warped['rotate']} and zoom {warped['zoom']} too: {alone['warped']:.2f} s")
     fastest = {}

@@ -11,10 +11,10 @@ runs on different days do not compare. This trains member 0 both ways in turns (
 recipe, default, recipe, ...) so both see the same machine: the default as `dvc repro` trains
 it (ensemble_cnn, its 80/20 split, validated every epoch) and the recipe as recipes.yaml has it
 (ensemble_cnn_bn on all images, shift 2 + flip), or --recipe's. Each training is a process of its own,
-as each train@<i> stage is: TensorFlow's generator dataset (the augmented input) changes the
-process's malloc settings for good, which would slow a default trained after it in the same
-process. Each way's epoch is the median of the epochs after the first (which compiles). The
-whole training is then projected: the default's epochs as the committed baseline ran them
+as each train@<i> stage is: an input read through a Python generator (the augmented one, until
+it became a tf.data pass) changed the process for good, and one training's state could slow the
+next. Each way's epoch is the median of the epochs after the first (which compiles). The whole
+training is then projected: the default's epochs as the committed baseline ran them
 (reports/training_curves.csv: early stopping ends members early), the recipe's `epochs` for
 each of its members. Prints figures; asserts nothing.
 """

@@ -22,6 +22,11 @@ ROOT = os.path.dirname(HERE)
 RECIPE = "cpu-recipe-fashion"  # of recipes.yaml
 
 
+def described(augmentation):
+    """train.augment's values as "shift 2 + flip": the settings that augment."""
+    return " + ".join(key if value is True else f"{key} {value}" for key, value in augmentation.items() if value)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3, help="epochs a way (at least 2; the first is not timed)")
@@ -44,8 +49,8 @@ def main():
     recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[arguments.recipe],
                                     "epochs": arguments.epochs})
     base = TrainConfig.from_params(recipe)
-    shift = base.augment["shift"]
-    x, y, _, _ = load_data("fashion_mnist", arguments.limit)
+    dataset = recipe["dataset"]
+    x, y, _, _ = load_data(dataset, arguments.limit)
     rng = np.random.default_rng(0)
     warped = {**base.augment, "rotate": 10, "zoom": 0.1}  # what turning and resizing add (MNIST's candidates)
     alone = {}
@@ -60,13 +65,13 @@ def main():
     acceleration = detect(base.precision, base.accelerate)
     model_name = cpu_name()
     print(f"CPU: {model_name}, {os.cpu_count()} cores; {acceleration}")
-    print(f"recipe {arguments.recipe} ({base.arch}); {len(x)} images of fashion_mnist, "
+    print(f"recipe {arguments.recipe} ({base.arch}); {len(x)} images of {dataset}, "
           f"{arguments.epochs} epochs a way\n")
-    print(f"augment() alone, shift {shift} + flip: {alone['recipe']:.2f} s per epoch (best of 5); with rotate "
+    print(f"augment() alone, {described(base.augment)}: {alone['recipe']:.2f} s per epoch (best of 5); with rotate "
           f"{warped['rotate']} and zoom {warped['zoom']} too: {alone['warped']:.2f} s")
     fastest = {}
-    augmented = f"with shift {shift} + flip"
-    for name, augmentation in (("without augmentation", {**base.augment, "shift": 0, "flip": False}),
+    augmented = f"with {described(base.augment)}"
+    for name, augmentation in (("without augmentation", {key: type(value)() for key, value in base.augment.items()}),
                                 (augmented, base.augment)):
         config = dataclasses.replace(base, augment=augmentation)
         timer = epoch_times()

@@ -94,7 +94,7 @@ class AugmentedImages(keras.utils.PyDataset):
     each epoch) and cuts the epoch into batches in TensorFlow: this PyDataset as Keras feeds it to TensorFlow, a
     Python generator a batch, made an epoch of fast's member 2x dearer on a 2-core float32 CPU
     (benchmarks/results/augmented_input_zen3). Other backends read this PyDataset a batch at a time. One augmented
-    copy of the training part is held at a time, two while the next epoch begins.
+    copy of the training part is held at a time.
     """
 
     def __init__(self, x, y, batch_size, augmentation, seed):
@@ -102,6 +102,7 @@ class AugmentedImages(keras.utils.PyDataset):
         self.x, self.y, self.batch_size = x, y, batch_size
         self.augmentation, self.seed, self.epoch = augmentation, seed, 0
         self.images = self.labels = None
+        self.served = 0  # batches read since the last epoch end
 
     def draw(self):
         """The next epoch's (images, labels): the k-th call draws epoch k."""
@@ -114,19 +115,23 @@ class AugmentedImages(keras.utils.PyDataset):
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index):
-        if self.images is None:  # drawn at the epoch's first batch: Keras ends an "epoch" before the first one
+        if self.images is None:
             self.images, self.labels = self.draw()
+        self.served += 1
         batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
         return self.images[batch], self.labels[batch]
 
     def on_epoch_end(self):
-        self.images = self.labels = None
+        # Keras reads a batch to build the model and ends an "epoch" before the first: that draw is epoch 0's
+        if self.served >= len(self):
+            self.images = self.labels = None
+        self.served = 0
 
     def inputs(self):
         """model.fit's arguments that feed it these epochs."""
         if keras.backend.backend() != "tensorflow":
             return dict(x=self, shuffle=False)
-        import tensorflow as tf
+        import tensorflow as tf  # (a tf.distribute strategy's first look at the data would spend a draw)
 
         shapes = [(None, *self.x.shape[1:]), (None, *self.y.shape[1:])]
         dtypes = [tf.as_dtype(self.x.dtype), tf.as_dtype(self.y.dtype)]

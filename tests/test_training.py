@@ -326,10 +326,12 @@ def test_augmented_images_are_redrawn_each_epoch_from_the_seed_with_their_labels
 
 
 def test_augmented_images_as_a_pydataset_start_at_epoch_0():
-    """Other backends than TensorFlow read the PyDataset: Keras ends an epoch before the first, which must not
-    skip epoch 0's draw; each epoch's batches are one draw."""
+    """Other backends than TensorFlow read the PyDataset: Keras reads batch 0 to build the model and ends an
+    epoch before the first, which must not spend epoch 0's draw; each epoch's batches are then one draw."""
     x, y = tiny_data(100)
     dataset = AugmentedImages(x, y, 32, SHIFT_2, seed=5)
+    dataset.on_epoch_end()
+    _ = dataset[0]
     dataset.on_epoch_end()
     expected = AugmentedImages(x, y, 32, SHIFT_2, seed=5)
     for epoch in range(2):

@@ -16,9 +16,6 @@ import dataclasses
 import os
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
 RECIPE = "cpu-recipe-fashion"  # of recipes.yaml
 
 
@@ -38,16 +35,12 @@ def main():
 
     import numpy as np
 
-    from benchmarks.common import cpu_name, epoch_times, load_data
-    from pipeline import recipes
+    from benchmarks.common import cpu_name, epoch_times, load_data, recipe_params
     from pipeline.acceleration import detect
     from pipeline.augment import augment
-    from pipeline.params import load_params
     from pipeline.training import TrainConfig, train_member
 
-    params = load_params(os.path.join(ROOT, "params.yaml"))
-    recipe = recipes.apply(params, {**recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[arguments.recipe],
-                                    "epochs": arguments.epochs})
+    recipe = recipe_params(arguments.recipe, epochs=arguments.epochs)
     base = TrainConfig.from_params(recipe)
     dataset = recipe["dataset"]
     x, y, _, _ = load_data(dataset, arguments.limit)

@@ -7,6 +7,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def recipe_params(name, **changes):
+    """params.yaml with recipe `name` of recipes.yaml applied, then `changes` (dotted keys as -S takes them)."""
+    from pipeline import recipes
+    from pipeline.params import load_params
+
+    values = recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[name]
+    return recipes.apply(load_params(os.path.join(ROOT, "params.yaml")), {**values, **changes})
+
+
 def cpu_name():
     """"model name ..., cpu family F, model M" of /proc/cpuinfo (the Zen generation shows in family and model)."""
     try:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 from benchmarks.augment_speed import RECIPE  # recipes.yaml's CPU recipe
-from benchmarks.common import cpu_name
+from benchmarks.common import cpu_name, recipe_params
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -37,15 +37,6 @@ BASELINE_CURVES = os.path.join(ROOT, "reports", "training_curves.csv")  # one ro
 
 
 WAYS = ("default", "recipe", "recipe in float32", "recipe, ensemble_cnn", "recipe, resnet")
-
-
-def recipe_params(name, **changes):
-    """params.yaml with recipe `name` of recipes.yaml applied, then `changes` (dotted keys as -S takes them)."""
-    from pipeline import recipes
-    from pipeline.params import load_params
-
-    values = recipes.load(os.path.join(ROOT, recipes.RECIPES_FILE))[name]
-    return recipes.apply(load_params(os.path.join(ROOT, "params.yaml")), {**values, **changes})
 
 
 def configs(name, epochs):

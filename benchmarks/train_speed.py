@@ -18,8 +18,9 @@ is shown beside it. Prints figures; asserts nothing.
 
 --float32-costs runs every way in float32 (train.precision: float32, what a CPU without bf16
 instructions trains in, whatever this one has): the notebook's way as it ran (seeds only, no
-op determinism), then with one of the train stage's differences switched on at a time, then the
-stage itself. Each way's ratio to the notebook is that difference's cost. The stage's ways keep
+op determinism, TensorFlow imported first, so oneDNN as TensorFlow chooses for this CPU), then with one
+of the train stage's differences switched on at a time, then the stage itself. Each way's ratio to
+the notebook is that difference's cost. The stage's ways keep
 params.yaml's keep_best and early_stopping; with --epochs at most train.patience, nothing stops
 early. DVCLive and RunProgress write under a temporary working folder.
 
@@ -42,6 +43,9 @@ from pipeline.inference import PREDICT_BATCH_SIZE  # NumPy only at import: no Te
 from pipeline.runtime.processes import cpu_count
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Each way's process gets the environment as it was before this process imported Keras (main's cpu_flags), which
+# sets TF_ENABLE_ONEDNN_OPTS: the notebook's ways must find TensorFlow's own choice.
+ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 # way -> what it is. "off" below is the stage with train.accelerate: off (precision still auto).
 WAYS = {
@@ -58,10 +62,13 @@ LEVERS = {
     "stage + 1 inter-op thread": "not adopted: TensorFlow inter_op_parallelism_threads=1",
 }
 # --float32-costs: way -> (what it is, notebook()'s keywords, or train_member's accelerate for the stage's ways).
+# The notebook's ways import TensorFlow themselves, as a notebook does, so oneDNN is TensorFlow's own choice for this
+# CPU (off without AVX-512 VNNI, bf16 or AMX); "+ oneDNN" turns it on there, as the project does for every stage.
 # 1024 and 32 are pipeline.acceleration's VALIDATION_BATCH_SIZE and STEPS_PER_EXECUTION (imported, they would start
 # Keras in this process). The stage's callbacks are made as stages/train.py makes them.
 FLOAT32_COSTS = {
     "notebook": ("seeds only (keras.utils.set_random_seed), one-hot labels, validation in batches of 128", {}),
+    "+ oneDNN": ("oneDNN's CPU kernels, TensorFlow imported as the project does (pipeline.runtime.quiet_keras)", {}),
     "+ op determinism": ("tf.config.experimental.enable_op_determinism", {"deterministic": True}),
     "+ sparse labels": ("integer labels, sparse_categorical_crossentropy", {"sparse": True}),
     "+ validation batches of 1024": ("accelerate auto's validation_batch_size", {"validation_batch_size": 1024}),
@@ -149,6 +156,8 @@ def variant(config, acceleration, x, y, timer, jit_compile):
 
 def worker(way, arguments):
     """One way in this process; prints one JSON line."""
+    if way == "notebook" or (arguments.float32_costs and way.startswith("+ ") and way != "+ oneDNN"):
+        import tensorflow  # noqa: F401  before the project's Keras import: TensorFlow's own oneDNN choice
     from pipeline.acceleration import detect, use_threads
     from pipeline.metrics import accuracy
     from pipeline.params import load_params
@@ -189,11 +198,13 @@ def worker(way, arguments):
         acceleration = setups[way]
         model, *_ = train_member(x, y, 10, config, 0, acceleration, callbacks=[timer], verbose=0)
     seen = len(x)  # training and validation images, each seen once per epoch
+    from tensorflow.python.util import _pywrap_util_port  # oneDNN as TensorFlow loaded it in this process
     print("RESULT " + json.dumps({
         "way": way, "epoch_seconds": timer.seconds, "images_per_second": seen / min(timer.seconds[1:]),
         "test_accuracy": accuracy(model.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0), y_test),
         "acceleration": dataclasses.asdict(acceleration) if acceleration else None,
-        "jit_compile": bool(model.jit_compile), "imported": imported, "loaded": loaded,
+        "jit_compile": bool(model.jit_compile), "onednn": _pywrap_util_port.IsMklEnabled(),
+        "imported": imported, "loaded": loaded,
         "first_batch": timer.first_batch,
         "weights": hashlib.sha256(b"".join(weights.tobytes() for weights in model.get_weights())).hexdigest()[:16]}))
 
@@ -205,8 +216,7 @@ def measure(way, arguments):
     command += ["--float32-costs"] if arguments.float32_costs else []
     command += ["--threads", str(arguments.threads)] if arguments.threads else []
     launched = time.time()
-    output = subprocess.run(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True,
-                            text=True, cwd=ROOT)
+    output = subprocess.run(command, env=ENVIRONMENT, capture_output=True, text=True, cwd=ROOT)
     for line in output.stdout.splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
@@ -246,9 +256,10 @@ def print_row(way, description, results, notebook_speed):
     speed = best(results)
     startup = min((result["startup"] for result in results), key=lambda parts: parts["total"])
     seconds = " | ".join(" ".join(f"{value:.1f}" for value in result["epoch_seconds"]) for result in results)
+    onednn = "on" if results[-1]["onednn"] else "off"
     print(f"{way:33} {speed:9.0f} {speed / notebook_speed:11.2f}x {results[-1]['test_accuracy']:9.4f} "
           f"{startup['total']:5.1f} ({startup['imports']:.1f}+{startup['data']:.1f}+{startup['build']:.1f})  "
-          f"[{seconds}] {description}", flush=True)
+          f"{onednn:>6}  [{seconds}] {description}", flush=True)
 
 
 def main():
@@ -297,7 +308,7 @@ def main():
         last = round_ == arguments.repeats - 1
         if last:
             print(f"{'way':33} {'images/s':>9} {'vs notebook':>12} {'test acc':>9} start-up s (imports+data+build)  "
-                  "epoch seconds / what")
+                  "oneDNN  epoch seconds / what")
         for way, description in ways.items():
             results[way].append(measure(way, arguments))
             if last:

@@ -4,6 +4,7 @@ import pathlib
 
 import pytest
 
+import pipeline.runtime.quiet_keras  # noqa: F401  first: TensorFlow loads here as in the stages (oneDNN on)
 from pipeline.datasets import DATASETS, FILES, fetch, find_local_source
 from pipeline.runtime.errors import PipelineError
 

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -6,6 +10,7 @@ from pipeline.model import FusedBatchNormalization, build_model, compile_model, 
 from pipeline.options import OPTIMIZERS
 from pipeline.params import load_params
 from pipeline.runtime.errors import PipelineError
+from pipeline.runtime.quiet_keras import ONEDNN
 from pipeline.training import standardizer
 
 from conftest import ROOT
@@ -200,6 +205,22 @@ def test_fused_batch_normalization_trains_as_keras_does(policy, tolerance):
     for keras_value, fused_value in zip(*results):
         np.testing.assert_allclose(np.asarray(fused_value, np.float32), np.asarray(keras_value, np.float32),
                                    rtol=tolerance, atol=tolerance)
+
+
+def test_tensorflow_loads_with_onednn_unless_the_environment_turns_it_off():
+    """The project's Keras import turns oneDNN's kernels on, which TensorFlow leaves off on CPUs without AVX-512 VNNI,
+    bf16 or AMX (1.5x slower epochs there); TF_ENABLE_ONEDNN_OPTS=0 set beforehand keeps them off."""
+    code = ("import os; from pipeline.runtime.quiet_keras import keras; "
+            "from tensorflow.python.util import _pywrap_util_port; "
+            f"print(os.environ[{ONEDNN!r}], _pywrap_util_port.IsMklEnabled())")
+
+    def loaded(**setting):
+        environment = {name: value for name, value in os.environ.items() if name != ONEDNN} | setting
+        return subprocess.run([sys.executable, "-c", code], env=environment, cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    assert loaded() == ["1", "True"]
+    assert loaded(**{ONEDNN: "0"}) == ["0", "False"]
 
 
 def test_fused_batch_normalization_infers_with_the_moving_statistics():

@@ -8,7 +8,7 @@ is shown only if the import fails.
 
 TensorFlow's x86 wheels use oneDNN's CPU kernels only where the CPU has AVX-512 VNNI, bf16 or AMX
 instructions; on the float32-only CPUs (AMD Zen 1-3, AVX2) they fall back to TensorFlow's own, which
-trained a member's epoch about 1.5x slower there (benchmarks/results/onednn_zen3/). So the project turns
+trained a member's epoch about 1.5x slower on a Zen 3 (benchmarks/results/onednn_zen3/). So the project turns
 oneDNN on everywhere, before TensorFlow loads; `TF_ENABLE_ONEDNN_OPTS=0` in the environment keeps it off.
 Results stay bit-reproducible under op determinism (the same weights twice), not bit-equal to a run
 without oneDNN (another order of sums). Every project module that uses Keras imports it from here:

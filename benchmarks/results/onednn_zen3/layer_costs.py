@@ -14,24 +14,30 @@ import tensorflow as tf  # first, so TF_ENABLE_ONEDNN_OPTS as given decides, not
 from pipeline.model import FusedBatchNormalization
 from pipeline.runtime.quiet_keras import keras
 
-B = 128
-def timeit(layer, shape, reps=60):
-    x = tf.constant(np.random.rand(B, *shape).astype("float32"))
-    layer.build((B, *shape))
-    vars_ = layer.trainable_variables
+BATCH = 128  # the members' batch_size
+
+
+def step_milliseconds(layer, shape, steps=60):
+    """One forward and backward step of `layer` alone on a batch of `shape` inputs, in ms (after 5 warm-ups)."""
+    x = tf.constant(np.random.rand(BATCH, *shape).astype("float32"))
+    layer.build((BATCH, *shape))
+    weights = layer.trainable_variables
+
     @tf.function
     def step(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x, training=True)
             loss = tf.reduce_sum(y * y)
-        return tape.gradient(loss, [x] + vars_)
+        return tape.gradient(loss, [x] + weights)
+
     for _ in range(5):
         step(x)
     start = time.perf_counter()
-    for _ in range(reps):
+    for _ in range(steps):
         step(x)
-    return (time.perf_counter() - start) / reps * 1000
+    return (time.perf_counter() - start) / steps * 1000
+
 
 rows = [
  ("conv 1->16 @28", lambda: keras.layers.Conv2D(16, 3, padding="same", activation="relu"), (28, 28, 1)),
@@ -52,4 +58,4 @@ rows = [
  ("dropout 1600", lambda: keras.layers.Dropout(0.1), (1600,)),
 ]
 for name, make, shape in rows:
-    print(f"{name:24s} {timeit(make(), shape):7.2f} ms/step", flush=True)
+    print(f"{name:24s} {step_milliseconds(make(), shape):7.2f} ms/step", flush=True)

@@ -11,12 +11,15 @@ Nothing comes from a run-cache: each clone starts without one.
 Then the recipe's other TTA setting (none, or the recipe's views when it has none: flip for Fashion-MNIST,
 the shifts for MNIST) is one more point: `dvc exp run -S ensemble.tta=...` reruns evaluate onwards, and its
 wall time is the first run's plus that rerun's. Each finished recipe is written to the JSON file at once, so an
-interrupted sitting keeps what it measured. `plot` also draws, hollow, the file's `earlier` list: points of other
-sittings, written in by hand, each naming the results folder it comes from. It prints figures and asserts nothing.
+interrupted sitting keeps what it measured; beside it `<output>_<recipe>/` keeps the clone's reports (metrics,
+members, report.md, each stage's wall time in timings/; evaluate onwards as the TTA rerun left them). `plot`
+also draws, hollow, the file's `earlier` list: points of other sittings, written in by hand, each naming the
+results folder it comes from. It prints figures and asserts nothing.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -93,6 +96,22 @@ def run(arguments):
                 results["points"].append(found)
             with open(arguments.output, "w", encoding="utf-8") as handle:
                 json.dump(results, handle, indent=1)
+            name = entry.partition(":")[0]
+            keep(os.path.join(folder, name), f"{os.path.splitext(arguments.output)[0]}_{name}")
+
+
+KEPT = ("metrics.json", "members.csv", "report.md", "timings")  # what of a clone's reports/ outlives the sitting
+
+
+def keep(clone, folder):
+    """Copy the clone's reports named in KEPT into `folder` (what exists of them)."""
+    os.makedirs(folder, exist_ok=True)
+    for name in KEPT:
+        source = os.path.join(clone, "reports", name)
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(folder, name), dirs_exist_ok=True)
+        elif os.path.exists(source):
+            shutil.copy(source, folder)
 
 
 # The issue's targets, one dashed line each: `fast` must reach the study's ensemble, `best-cpu` the second line.

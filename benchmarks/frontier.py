@@ -108,8 +108,9 @@ def keep(clone, folder):
     os.makedirs(folder, exist_ok=True)
     for name in KEPT:
         source = os.path.join(clone, "reports", name)
-        if os.path.isdir(source):
-            shutil.copytree(source, os.path.join(folder, name), dirs_exist_ok=True)
+        if os.path.isdir(source):  # without DVC's .gitignore of its outputs, so that git keeps the files
+            shutil.copytree(source, os.path.join(folder, name), dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(".gitignore"))
         elif os.path.exists(source):
             shutil.copy(source, folder)
 

@@ -44,6 +44,22 @@ def test_the_recipe_benchmarks_train_the_recipe_of_recipes_yaml():
     assert (fast.arch, fast.epochs, fast.dropout) == ("slim_cnn_bn", 3, 0.1)
 
 
+def test_frontier_keeps_a_clones_reports_for_git_without_dvcs_gitignore(tmp_path):
+    """frontier.keep: the named reports of a clone, stage timings included, and not DVC's .gitignore of its outputs
+    (which would keep the copied timings out of git)."""
+    from benchmarks import frontier
+
+    reports = tmp_path / "clone" / "reports"
+    (reports / "timings").mkdir(parents=True)
+    (reports / "metrics.json").write_text("{}")
+    (reports / "figures.png").write_bytes(b"not kept")
+    (reports / "timings" / "train_0.json").write_text('{"stage": "train_0", "wall_time_s": 1.0}')
+    (reports / "timings" / ".gitignore").write_text("/train_0.json\n")
+    frontier.keep(str(tmp_path / "clone"), str(tmp_path / "kept"))
+    kept = sorted(str(path.relative_to(tmp_path / "kept")) for path in (tmp_path / "kept").rglob("*"))
+    assert kept == ["metrics.json", "timings", "timings/train_0.json"]
+
+
 def test_frontier_draws_one_panel_per_dataset_with_the_points_of_other_sittings(tmp_path, capsys):
     """frontier.py plot: this sitting's points, the `earlier` ones (other sittings) and an errored run left out."""
     from PIL import Image

@@ -52,11 +52,16 @@ def point(recipe, tta, seconds, clone):
             "mean_member_test_accuracy": metrics["members"]["mean_test_accuracy"]}
 
 
+def clone_path(folder, entry):
+    """Where recipe `entry` (`default`, `NAME` or `NAME:jobs=N`) is cloned under `folder`: one clone per name."""
+    return os.path.join(folder, entry.partition(":")[0])
+
+
 def measure(entry, folder, log, settings=()):
     """The points of one recipe (`default`, `NAME` or `NAME:jobs=N`), run in a fresh clone under `folder`, with the
     extra -S `settings` (a quick look: limit=600 epochs=1)."""
     name, _, option = entry.partition(":")
-    clone = os.path.join(folder, name)
+    clone = clone_path(folder, entry)
     subprocess.run(["git", "clone", "-q", ROOT, clone], check=True)
     os.symlink(os.path.join(ROOT, ".venv"), os.path.join(clone, ".venv"))
     python, dvc = os.path.join(clone, ".venv", "bin", "python"), os.path.join(clone, ".venv", "bin", "dvc")
@@ -96,8 +101,8 @@ def run(arguments):
                 results["points"].append(found)
             with open(arguments.output, "w", encoding="utf-8") as handle:
                 json.dump(results, handle, indent=1)
-            name = entry.partition(":")[0]
-            keep(os.path.join(folder, name), f"{os.path.splitext(arguments.output)[0]}_{name}")
+            clone = clone_path(folder, entry)
+            keep(clone, f"{os.path.splitext(arguments.output)[0]}_{os.path.basename(clone)}")
 
 
 KEPT = ("metrics.json", "members.csv", "report.md", "timings")  # what of a clone's reports/ outlives the sitting

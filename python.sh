@@ -10,6 +10,13 @@
 # A module (-m) runs under pipeline.runtime.lifeline, which stops it when DVC, its parent, stops.
 if [ "${1:-}" = "-m" ]; then
   export PIPELINE_PARENT_PID=$PPID  # DVC: this shell execs Python, so Python's parent is the same
+  # ... or the `sh -c` DVC runs the cmd with; its parent now is DVC. Should DVC end before the stage watches
+  # it, Linux gives that shell to another parent: the stage compares and stops (pipeline.runtime.lifeline).
+  stat=""
+  read -r stat 2>/dev/null <"/proc/$PPID/stat" || stat=""  # "pid (name) state ppid ...": built-ins only
+  rest=${stat##*) }
+  rest=${rest#* }
+  if [ -n "$stat" ]; then export PIPELINE_GRANDPARENT_PID="${rest%% *}"; else unset PIPELINE_GRANDPARENT_PID; fi
   set -- -m pipeline.runtime.lifeline "$@"
 fi
 if [ -n "${PROJECT_PYTHON:-}" ]; then

@@ -38,7 +38,8 @@ def dvc(repo, *arguments, check=True, path=BARE_PATH):
 
 
 def trainings(*pids):
-    """The processes training a member (a train stage) below the processes `pids`, zombies left out."""
+    """The Python processes training a member (a train stage) below the processes `pids`, zombies left out (not the
+    `sh -c` DVC starts each in: a stage's Python has begun to watch its DVC once it runs)."""
     import psutil
 
     found = []
@@ -46,7 +47,8 @@ def trainings(*pids):
         with contextlib.suppress(psutil.Error):
             for child in psutil.Process(pid).children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    if "stages.train" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                    if ("stages.train" in " ".join(child.cmdline()) and "python" in child.name()
+                            and child.status() != psutil.STATUS_ZOMBIE):
                         found.append(child)
     return found
 

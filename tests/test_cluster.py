@@ -69,18 +69,36 @@ def cluster(tmp_path_factory):
     processes += [start_worker(base, scheduler_file, name) for name in ("a", "b")]
     wait_for_workers(address, 2)
     yield {"base": base, "client": client, "remote": remote, "address": address, "scheduler_file": scheduler_file,
-           "workers": processes[1:]}
+           "workers": processes[1:], "clients": []}
     for process in reversed(processes):
         process.terminate()
     for process in processes:
         process.wait(30)
 
 
+@pytest.fixture(autouse=True)
+def stop_clients(cluster):
+    """A client a failed test left running is stopped (SIGTERM: it stops its tasks), so that it does not hold the
+    client project's DVC lock, or the workers, for the next test."""
+    yield
+    for process in cluster["clients"]:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+    cluster["clients"].clear()
+
+
 def start_client(cluster, *arguments):
     client = cluster["client"]
-    return subprocess.Popen([str(client / ".venv" / "bin" / "python"), "-m", "pipeline.cluster", "--scheduler",
-                             cluster["address"], *arguments], cwd=client, env=environment(client),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([str(client / ".venv" / "bin" / "python"), "-m", "pipeline.cluster", "--scheduler",
+                                cluster["address"], *arguments], cwd=client, env=environment(client),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cluster["clients"].append(process)
+    return process
 
 
 def finish(process, timeout=600):
@@ -124,13 +142,30 @@ def lock_without_saved_models(repo):
     return stages
 
 
+def holder_of_the_job(address, timeout=300):
+    """The worker process (its pid) that holds the run's job (pipeline.runtime.cluster.hold) once it is computed."""
+    from distributed import Client
+
+    with Client(address, timeout=START_S) as client:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            holders = [worker for key, workers in client.who_has().items() if str(key).startswith("hold-")
+                       for worker in workers]
+            if holders:
+                return client.run(os.getpid, workers=holders[:1])[holders[0]]
+            time.sleep(0.2)
+    pytest.fail(f"no worker held the job within {timeout} s")
+
+
 def test_members_on_the_cluster_match_a_serial_run_even_when_a_worker_dies(cluster, tmp_path):
+    """The worker killed is the one training a member and holding the job every task reads (the git bundle...):
+    the member runs again elsewhere and the job is computed again, not lost."""
     serial = make_project(tmp_path / "serial", **PARAMS)
     dvc(serial, "repro")
     process = start_client(cluster)
-    victim = wait_for_training(cluster["workers"])[0]
-    worker = next(p for p in victim.parents() if p.ppid() in {w.pid for w in cluster["workers"]})
-    worker.kill()  # the worker process itself, mid-member: its nanny starts a new one
+    holder = holder_of_the_job(cluster["address"])
+    victim = wait_for_training([psutil.Process(holder)])[0]
+    psutil.Process(holder).kill()  # the worker process itself, mid-member: its nanny starts a new one
     assert gone([victim], timeout=15), "the killed worker's member went on training"
     code, output = finish(process)
     assert code == 0, output[-3000:]
@@ -147,6 +182,52 @@ def test_members_on_the_cluster_match_a_serial_run_even_when_a_worker_dies(clust
         assert weights(client / f"models/member_{member}.keras") == weights(serial / f"models/member_{member}.keras")
     assert lock_without_saved_models(client) == lock_without_saved_models(serial)
     assert "Data and pipelines are up to date." in dvc(client, "status")
+
+
+def test_a_job_lost_with_its_only_worker_is_computed_again(cluster):
+    """One member: its task runs where the job is, so killing that worker mid-member leaves no copy of the job on any
+    worker (scattered data would be lost for good, and the member's task cancelled: "already forgotten")."""
+    client = cluster["client"]
+    params = yaml.safe_load((client / "params.yaml").read_text())
+    (client / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 3, "members": [0]}, sort_keys=False))
+    try:
+        process = start_client(cluster)
+        holder = holder_of_the_job(cluster["address"])
+        victim = wait_for_training([psutil.Process(holder)])[0]
+        psutil.Process(holder).kill()
+        assert gone([victim], timeout=15), "the killed worker's member went on training"
+        code, output = finish(process)
+        assert code == 0, output[-3000:]
+        assert output.count(" started on ") == 2 and output.count(" done on ") == 1, output
+    finally:
+        run(client, "git", "checkout", "--", "params.yaml")
+
+
+def test_a_task_the_scheduler_cancels_ends_the_run_in_one_line(cluster):
+    """Another client of the scheduler cancels the member's task (force: though this client wants it): the client
+    stops every task and says so in its last line, no traceback; nothing unfinished reaches the remote."""
+    from distributed import Client, Future
+
+    client = cluster["client"]
+    params = yaml.safe_load((client / "params.yaml").read_text())
+    (client / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 5, "members": [0]}, sort_keys=False))
+    try:
+        process = start_client(cluster)
+        training = wait_for_training(cluster["workers"])
+        remote_before = sorted(str(path) for path in cluster["remote"].rglob("*"))
+        with Client(cluster["address"], timeout=START_S) as other:
+            keys = [key for keys in other.processing().values() for key in keys if str(key).startswith("train_")]
+            other.cancel([Future(key, client=other) for key in keys], force=True)
+        code, output = finish(process, timeout=120)
+        assert code == 1 and "Traceback" not in output, output[-3000:]
+        last = output.strip().splitlines()[-1]
+        assert last.startswith("error: the scheduler cancelled train_member-0-") and last.endswith(
+            "; nothing of it reached the remote; run the command again to go on"), last
+        assert gone(training), "the member went on training after its task was cancelled"
+        time.sleep(2)
+        assert sorted(str(path) for path in cluster["remote"].rglob("*")) == remote_before
+    finally:
+        run(client, "git", "checkout", "--", "params.yaml")
 
 
 def test_a_client_with_nothing_left_to_train_trains_nothing(cluster):

@@ -18,6 +18,7 @@ import time
 import zipfile
 
 import numpy as np
+import psutil
 import pytest
 import yaml
 
@@ -701,6 +702,29 @@ def test_stopping_dvc_stops_the_training_and_the_next_repro_is_clean(project, st
     time.sleep(2)  # were it still training, it would write its member now
     assert not (project / "models" / "member_0.keras").exists()
     assert os.listdir(project / ".tmp") == []
+    assert_restored_by_the_next_repro(project)
+
+
+def test_dvc_stopped_as_its_stage_starts_stops_the_stage_too(project, started, tmp_path):
+    """DVC ends the moment its stage's Python starts, before the stage can watch it (a Dask worker killed as a member
+    starts takes its DVC with it): the `sh -c` in between then has another parent, and the stage stops at once."""
+    set_params(project, LONG_TRAINING)
+    log = tmp_path / "dvc.log"
+    process = started(log, "repro", "train@0")
+    deadline = time.time() + 180
+    while True:  # polled often: the stage needs a few tens of milliseconds to start its watch
+        with contextlib.suppress(StopIteration, psutil.Error):
+            trainer = training_process(process)
+            break
+        assert time.time() < deadline, "timed out waiting for the stage to start"
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    wait_for(lambda: gone(trainer), "the stage to stop", seconds=30)
+    output = log.read_text()
+    assert ("error: stages.train: DVC, which started it, had ended before it began; nothing of it was written (its "
+            "temporaries removed), and `dvc repro` runs it again") in output, output[-2000:]
+    assert "train@0: epoch 1/" not in output and not (project / "models" / "member_0.keras").exists()
     assert_restored_by_the_next_repro(project)
 
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import CancelledError
 
 from distributed import Event, as_completed, get_worker
 
@@ -264,17 +265,28 @@ def print_event(event):
         print(f"cluster: {message['worker']}: {message['line']}", flush=True)
 
 
+def hold(job):
+    """The job as a task's result: every task of the run reads it from there, and a worker that dies holding it
+    loses nothing (scattered data would be lost with it, and the tasks still to run cancelled)."""
+    return job
+
+
 def run_tasks(client, function, job, arguments, resources):
     """Submit `function(job, *each)` for each tuple in `arguments`; yield each result as it ends. On any exception
     (Ctrl-C, a stop signal, a failed task) every task is stopped before it is raised on."""
     client.subscribe_topic(TOPIC, print_event)
     stop = Event(job.stop, client=client)
-    shipped = client.scatter(job, broadcast=False)
+    shipped = client.submit(hold, job, pure=False)  # not scattered: a task, computed again should its worker die
     futures = [client.submit(function, shipped, *each, key=f"{function.__name__}-{'-'.join(map(str, each))}-{job.stop}",
                              resources=resources, retries=RETRIES, pure=False) for each in arguments]
     try:
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                result = future.result()
+            except CancelledError as error:  # by the scheduler (lost its data, restarted): one line, not a traceback
+                raise PipelineError(f"the scheduler cancelled {future.key} ({error}); nothing of it reached the "
+                                    "remote; run the command again to go on") from None
+            yield result
     except BaseException:
         stop.set()  # running tasks end their DVC process; cancel drops the ones not started
         client.cancel(futures)

@@ -7,6 +7,9 @@ would train on as an orphan, later writing outputs into a workspace that has mov
 - the stage asks Linux for SIGTERM when its parent exits (PR_SET_PDEATHSIG), and a watchdog
   thread checks once a second that DVC (its parent, or the parent of the `sh -c` in between)
   still runs;
+- DVC may end before the stage has started its watch (a killed Dask worker takes its DVC with it
+  the moment the stage starts): python.sh records the `sh -c`'s parent as it starts, and a stage
+  whose shell has another parent by then stops at once;
 - SIGTERM, SIGHUP and SIGINT (Ctrl-C) raise `Stopped` in the stage, so every pipeline.runtime.files
   temporary is removed on the way out; the last line says what stopped it, the exit code is
   128 + the signal's number, as a shell reports a process killed by that signal.
@@ -37,9 +40,10 @@ MAX_SHELLS = 4  # shells looked through between the stage and DVC
 class Stopped(BaseException):
     """A signal asked the stage to stop (BaseException: no `except Exception` swallows it)."""
 
-    def __init__(self, signum):
+    def __init__(self, signum, reason=None):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        self.reason = reason or f"stopped by {self}"  # what the stage's last line says
 
 
 def raise_stopped(signum, frame):
@@ -56,13 +60,18 @@ def ask_for_parent_death_signal():
         pass
 
 
-def runner_of(parent):
+def runner_of(parent, grandparent=None):
     """The process that runs this stage: `parent`, or above it the shells in between (DVC runs a stage's cmd with
-    `/bin/sh -c`, which dash does not replace by the command, so the stage's parent may be that shell)."""
+    `/bin/sh -c`, which dash does not replace by the command, so the stage's parent may be that shell). None when
+    that shell's parent is no longer `grandparent` (its parent as python.sh started): DVC has ended."""
     pid = parent
-    for _ in range(MAX_SHELLS):
+    for hop in range(MAX_SHELLS):
         found = name_and_parent(pid)
-        if found is None or found[0] not in SHELLS or found[1] <= 1:
+        if found is None or found[0] not in SHELLS:
+            return pid
+        if hop == 0 and grandparent is not None and found[1] != grandparent:
+            return None
+        if found[1] <= 1:
             return pid
         pid = found[1]
     return pid
@@ -77,26 +86,34 @@ def watch(runner):
     threading.Thread(target=check, name="lifeline", daemon=True).start()
 
 
-def main(argv):
-    if len(argv) < 2 or argv[0] != "-m":
-        sys.exit("usage: python -m pipeline.runtime.lifeline -m MODULE [ARGUMENTS ...]")
+def start_watch():
+    """Signals raise Stopped from here on; the watchdog watches the process that runs this stage (returned). Stopped
+    at once when that process has already ended."""
     parent = int(os.environ.get("PIPELINE_PARENT_PID") or os.getppid())  # set by python.sh before its exec
+    grandparent = os.environ.get("PIPELINE_GRANDPARENT_PID")  # python.sh, where /proc is
     for each in SIGNALS:
         signal.signal(each, raise_stopped)
     ask_for_parent_death_signal()
-    runner = runner_of(parent)
-    if os.getppid() != parent or not is_running(runner):  # it died before the request above took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+    runner = runner_of(parent, int(grandparent) if grandparent and grandparent.isdigit() else None)
+    if runner is None or os.getppid() != parent or not is_running(runner):  # it ended before the request above
+        raise Stopped(signal.SIGTERM, "DVC, which started it, had ended before it began")
     watch(runner)
+    return runner
+
+
+def main(argv):
+    if len(argv) < 2 or argv[0] != "-m":
+        sys.exit("usage: python -m pipeline.runtime.lifeline -m MODULE [ARGUMENTS ...]")
     module, *arguments = argv[1:]
     stage = os.environ.get("DVC_STAGE")  # set by DVC: then every stage of one run must see the same params.yaml
-    if stage:
-        refuse_if_params_changed(runner, stage, "before")
-    sys.argv = [module, *arguments]
     try:
+        runner = start_watch()
+        if stage:
+            refuse_if_params_changed(runner, stage, "before")
+        sys.argv = [module, *arguments]
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except Stopped as stopped:
-        print_error(f"{module}: stopped by {stopped}; nothing of it was written (its temporaries removed), "
+        print_error(f"{module}: {stopped.reason}; nothing of it was written (its temporaries removed), "
                     "and `dvc repro` runs it again")
         sys.exit(128 + stopped.signum)
     if stage:

@@ -57,13 +57,18 @@ def clone_path(folder, entry):
     return os.path.join(folder, entry.partition(":")[0])
 
 
+def fresh_clone(clone):
+    """A clone of this checkout's committed state at `clone`, this checkout's .venv linked into it (not installed)."""
+    subprocess.run(["git", "clone", "-q", ROOT, clone], check=True)
+    os.symlink(os.path.join(ROOT, ".venv"), os.path.join(clone, ".venv"))
+    return clone
+
+
 def measure(entry, folder, log, settings=()):
     """The points of one recipe (`default`, `NAME` or `NAME:jobs=N`), run in a fresh clone under `folder`, with the
     extra -S `settings` (a quick look: limit=600 epochs=1)."""
     name, _, option = entry.partition(":")
-    clone = clone_path(folder, entry)
-    subprocess.run(["git", "clone", "-q", ROOT, clone], check=True)
-    os.symlink(os.path.join(ROOT, ".venv"), os.path.join(clone, ".venv"))
+    clone = fresh_clone(clone_path(folder, entry))
     python, dvc = os.path.join(clone, ".venv", "bin", "python"), os.path.join(clone, ".venv", "bin", "dvc")
     if name == "default":
         command = [dvc, "exp", "run", "-n", "default"]

@@ -82,3 +82,16 @@ def test_frontier_draws_one_panel_per_dataset_with_the_points_of_other_sittings(
     with Image.open(written) as image:
         # Two datasets: two 6 x 4.5 inch panels side by side at 120 dpi.
         assert (image.format, image.size) == ("PNG", (1440, 540))
+
+
+def test_fixed_cost_times_each_stage_as_dvc_yaml_runs_it():
+    """fixed_cost.py times each stage's command alone: the same commands as dvc.yaml's, in run order."""
+    import yaml
+
+    from benchmarks import fixed_cost
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    expected = [(f"train_{member}", stages["train"]["do"]["cmd"].replace("${item}", str(member)))
+                if name == "train" else (name, stages[name]["cmd"]) for name in stages for member in
+                ([0, 3] if name == "train" else [None])]
+    assert [(name, " ".join(command)) for name, command in fixed_cost.stage_commands([0, 3])] == expected

@@ -1,6 +1,7 @@
 """pipeline.cluster on real Dask processes: a `dask scheduler` and two `dask worker`s started from the command line on
 127.0.0.1, each worker in its own folder with its own copy of the project; nothing shared with the client but a
 local-folder DVC remote (and a bare git repository for a sweep's experiments)."""
+import contextlib
 import json
 import os
 import re
@@ -142,6 +143,18 @@ def lock_without_saved_models(repo):
     return stages
 
 
+@contextlib.contextmanager
+def client_params(cluster, **changes):
+    """The client project's params.yaml with `changes` (a new seed: members no run-cache holds yet) for the block."""
+    client = cluster["client"]
+    params = yaml.safe_load((client / "params.yaml").read_text())
+    (client / "params.yaml").write_text(yaml.safe_dump({**params, **changes}, sort_keys=False))
+    try:
+        yield client
+    finally:
+        run(client, "git", "checkout", "--", "params.yaml")
+
+
 def holder_of_the_job(address, timeout=300):
     """The worker process (its pid) that holds the run's job (pipeline.runtime.cluster.hold) once it is computed."""
     from distributed import Client
@@ -187,20 +200,15 @@ def test_members_on_the_cluster_match_a_serial_run_even_when_a_worker_dies(clust
 def test_a_job_lost_with_its_only_worker_is_computed_again(cluster):
     """One member: its task runs where the job is, so killing that worker mid-member leaves no copy of the job on any
     worker (scattered data would be lost for good, and the member's task cancelled: "already forgotten")."""
-    client = cluster["client"]
-    params = yaml.safe_load((client / "params.yaml").read_text())
-    (client / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 3, "members": [0]}, sort_keys=False))
-    try:
+    with client_params(cluster, seed=3, members=[0]):
         process = start_client(cluster)
         holder = holder_of_the_job(cluster["address"])
         victim = wait_for_training([psutil.Process(holder)])[0]
         psutil.Process(holder).kill()
         assert gone([victim], timeout=15), "the killed worker's member went on training"
         code, output = finish(process)
-        assert code == 0, output[-3000:]
-        assert output.count(" started on ") == 2 and output.count(" done on ") == 1, output
-    finally:
-        run(client, "git", "checkout", "--", "params.yaml")
+    assert code == 0, output[-3000:]
+    assert output.count(" started on ") == 2 and output.count(" done on ") == 1, output
 
 
 def test_a_task_the_scheduler_cancels_ends_the_run_in_one_line(cluster):
@@ -208,10 +216,7 @@ def test_a_task_the_scheduler_cancels_ends_the_run_in_one_line(cluster):
     stops every task and says so in its last line, no traceback; nothing unfinished reaches the remote."""
     from distributed import Client, Future
 
-    client = cluster["client"]
-    params = yaml.safe_load((client / "params.yaml").read_text())
-    (client / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 5, "members": [0]}, sort_keys=False))
-    try:
+    with client_params(cluster, seed=5, members=[0]):
         process = start_client(cluster)
         training = wait_for_training(cluster["workers"])
         remote_before = sorted(str(path) for path in cluster["remote"].rglob("*"))
@@ -219,15 +224,13 @@ def test_a_task_the_scheduler_cancels_ends_the_run_in_one_line(cluster):
             keys = [key for keys in other.processing().values() for key in keys if str(key).startswith("train_")]
             other.cancel([Future(key, client=other) for key in keys], force=True)
         code, output = finish(process, timeout=120)
-        assert code == 1 and "Traceback" not in output, output[-3000:]
-        last = output.strip().splitlines()[-1]
-        assert last.startswith("error: the scheduler cancelled train_member-0-") and last.endswith(
-            "; nothing of it reached the remote; run the command again to go on"), last
-        assert gone(training), "the member went on training after its task was cancelled"
-        time.sleep(2)
-        assert sorted(str(path) for path in cluster["remote"].rglob("*")) == remote_before
-    finally:
-        run(client, "git", "checkout", "--", "params.yaml")
+    assert code == 1 and "Traceback" not in output, output[-3000:]
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("error: the scheduler cancelled train_member-0-") and last.endswith(
+        "; nothing of it reached the remote; run the command again to go on"), last
+    assert gone(training), "the member went on training after its task was cancelled"
+    time.sleep(2)
+    assert sorted(str(path) for path in cluster["remote"].rglob("*")) == remote_before
 
 
 def test_a_client_with_nothing_left_to_train_trains_nothing(cluster):
@@ -256,21 +259,17 @@ def test_a_sweep_comes_back_as_experiments(cluster):
 
 
 def test_stopping_the_client_stops_every_task_and_pushes_nothing(cluster):
-    client = cluster["client"]
-    run(client, "git", "checkout", "--", "params.yaml")
-    params = yaml.safe_load((client / "params.yaml").read_text())
-    (client / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 7}, sort_keys=False))
-    process = start_client(cluster)
-    training = wait_for_training(cluster["workers"], count=2)
-    remote_before = sorted(str(path) for path in cluster["remote"].rglob("*"))
-    process.send_signal(signal.SIGTERM)
-    code, output = finish(process, timeout=120)
+    with client_params(cluster, seed=7):
+        process = start_client(cluster)
+        training = wait_for_training(cluster["workers"], count=2)
+        remote_before = sorted(str(path) for path in cluster["remote"].rglob("*"))
+        process.send_signal(signal.SIGTERM)
+        code, output = finish(process, timeout=120)
     assert code == 128 + signal.SIGTERM, output[-3000:]
     assert output.strip().splitlines()[-1].startswith("error: cluster: stopped by SIGTERM; every task was stopped")
     assert gone(training), "a member went on training after the client stopped"
     time.sleep(2)
     assert sorted(str(path) for path in cluster["remote"].rglob("*")) == remote_before  # nothing half-done pushed
-    run(client, "git", "checkout", "--", "params.yaml")
 
 
 def test_a_worker_with_other_package_versions_is_refused_before_training(cluster, tmp_path):

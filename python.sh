@@ -12,7 +12,6 @@ if [ "${1:-}" = "-m" ]; then
   export PIPELINE_PARENT_PID=$PPID  # DVC: this shell execs Python, so Python's parent is the same
   # ... or the `sh -c` DVC runs the cmd with; its parent now is DVC. Should DVC end before the stage watches
   # it, Linux gives that shell to another parent: the stage compares and stops (pipeline.runtime.lifeline).
-  stat=""
   read -r stat 2>/dev/null <"/proc/$PPID/stat" || stat=""  # "pid (name) state ppid ...": built-ins only
   rest=${stat##*) }
   rest=${rest#* }

@@ -170,16 +170,27 @@ def holder_of_the_job(address, timeout=300):
     pytest.fail(f"no worker held the job within {timeout} s")
 
 
+def kill_the_job_holder(address):
+    """Kill the worker process that holds the job, once it trains a member (its nanny starts a new one); the member's
+    training must end with it."""
+    holder = holder_of_the_job(address)
+    victim = wait_for_training([psutil.Process(holder)])[0]
+    psutil.Process(holder).kill()
+    assert gone([victim], timeout=15), "the killed worker's member went on training"
+
+
+def remote_files(cluster):
+    """Every path in the cluster's remote, sorted: what reached it."""
+    return sorted(str(path) for path in cluster["remote"].rglob("*"))
+
+
 def test_members_on_the_cluster_match_a_serial_run_even_when_a_worker_dies(cluster, tmp_path):
     """The worker killed is the one training a member and holding the job every task reads (the git bundle...):
     the member runs again elsewhere and the job is computed again, not lost."""
     serial = make_project(tmp_path / "serial", **PARAMS)
     dvc(serial, "repro")
     process = start_client(cluster)
-    holder = holder_of_the_job(cluster["address"])
-    victim = wait_for_training([psutil.Process(holder)])[0]
-    psutil.Process(holder).kill()  # the worker process itself, mid-member: its nanny starts a new one
-    assert gone([victim], timeout=15), "the killed worker's member went on training"
+    kill_the_job_holder(cluster["address"])
     code, output = finish(process)
     assert code == 0, output[-3000:]
     starts = [line for line in output.splitlines() if " started on " in line]
@@ -202,10 +213,7 @@ def test_a_job_lost_with_its_only_worker_is_computed_again(cluster):
     worker (scattered data would be lost for good, and the member's task cancelled: "already forgotten")."""
     with client_params(cluster, seed=3, members=[0]):
         process = start_client(cluster)
-        holder = holder_of_the_job(cluster["address"])
-        victim = wait_for_training([psutil.Process(holder)])[0]
-        psutil.Process(holder).kill()
-        assert gone([victim], timeout=15), "the killed worker's member went on training"
+        kill_the_job_holder(cluster["address"])
         code, output = finish(process)
     assert code == 0, output[-3000:]
     assert output.count(" started on ") == 2 and output.count(" done on ") == 1, output
@@ -219,7 +227,7 @@ def test_a_task_the_scheduler_cancels_ends_the_run_in_one_line(cluster):
     with client_params(cluster, seed=5, members=[0]):
         process = start_client(cluster)
         training = wait_for_training(cluster["workers"])
-        remote_before = sorted(str(path) for path in cluster["remote"].rglob("*"))
+        remote_before = remote_files(cluster)
         with Client(cluster["address"], timeout=START_S) as other:
             keys = [key for keys in other.processing().values() for key in keys if str(key).startswith("train_")]
             other.cancel([Future(key, client=other) for key in keys], force=True)
@@ -230,7 +238,7 @@ def test_a_task_the_scheduler_cancels_ends_the_run_in_one_line(cluster):
         "; nothing of it reached the remote; run the command again to go on"), last
     assert gone(training), "the member went on training after its task was cancelled"
     time.sleep(2)
-    assert sorted(str(path) for path in cluster["remote"].rglob("*")) == remote_before
+    assert remote_files(cluster) == remote_before
 
 
 def test_a_client_with_nothing_left_to_train_trains_nothing(cluster):
@@ -262,14 +270,14 @@ def test_stopping_the_client_stops_every_task_and_pushes_nothing(cluster):
     with client_params(cluster, seed=7):
         process = start_client(cluster)
         training = wait_for_training(cluster["workers"], count=2)
-        remote_before = sorted(str(path) for path in cluster["remote"].rglob("*"))
+        remote_before = remote_files(cluster)
         process.send_signal(signal.SIGTERM)
         code, output = finish(process, timeout=120)
     assert code == 128 + signal.SIGTERM, output[-3000:]
     assert output.strip().splitlines()[-1].startswith("error: cluster: stopped by SIGTERM; every task was stopped")
     assert gone(training), "a member went on training after the client stopped"
     time.sleep(2)
-    assert sorted(str(path) for path in cluster["remote"].rglob("*")) == remote_before  # nothing half-done pushed
+    assert remote_files(cluster) == remote_before  # nothing half-done pushed
 
 
 def test_a_worker_with_other_package_versions_is_refused_before_training(cluster, tmp_path):

@@ -6,6 +6,11 @@
 With -S train.snapshots=K each snapshot is saved as its own member: --output /tmp/s.npz writes /tmp/s.1.npz ...
 /tmp/s.K.npz.
 
+--optimizer NAME=VALUE passes an argument the product's params do not have to the Keras optimizer that
+train.optimizer names, to measure an ingredient before it becomes a param: weight averaging (`use_ema=true`,
+`ema_momentum=0.999`: Keras keeps the average and swaps it in at the end of fit), Nesterov momentum for sgd
+(`momentum=0.9`, `nesterov=true`).
+
 The candidate is the default params.yaml with the -S values (dotted keys, as recipes.yaml and `dvc exp run -S`),
 trained through the train stage's own train_member with split `fixed`: every member holds out the same
 validation images, so members' predictions combine into an ensemble's. Validation accuracy is printed with and
@@ -13,6 +18,8 @@ without each test-time view (pipeline.inference.VIEWS); the test set is not read
 with `taskset -c 0` / `taskset -c 1` and `--threads 1` to time what `pipeline.runtime.side_by_side --jobs 2` would.
 """
 import argparse
+import contextlib
+import functools
 import json
 import os
 import time
@@ -38,12 +45,26 @@ def combine(paths):
               f"{ensemble:.4f}")
 
 
+@contextlib.contextmanager
+def optimizer_options(optimizers, name, options):
+    """While it lasts, `optimizers.<name>(...)` (as pipeline.model.compile_model builds it) also gets `options`."""
+    original = getattr(optimizers, name)
+    if options:
+        setattr(optimizers, name, functools.partial(original, **options))
+    try:
+        yield
+    finally:
+        setattr(optimizers, name, original)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--member", type=int, default=0)
     parser.add_argument("--threads", type=int, help="train.threads (default: params.yaml's)")
     parser.add_argument("--validation-fraction", type=float, default=0.1)
     parser.add_argument("-S", dest="settings", action="append", default=[], help="dotted.key=value (YAML value)")
+    parser.add_argument("--optimizer", dest="optimizer_options", action="append", default=[],
+                        help="NAME=VALUE (YAML value) for the Keras optimizer: an ingredient not yet a param")
     parser.add_argument("--output", help="an .npz for the validation predictions (for --combine)")
     parser.add_argument("--combine", nargs="+", help="the .npz files of members to combine; nothing trains")
     arguments = parser.parse_args(argv)
@@ -52,6 +73,7 @@ def main(argv=None):
 
     from pipeline.acceleration import detect
     from pipeline.inference import SHIFTS, VIEWS, predict_member
+    from pipeline.options import OPTIMIZERS
     from pipeline.runtime.quiet_keras import keras
     from pipeline.training import TrainConfig, member_split, train_member
 
@@ -63,13 +85,15 @@ def main(argv=None):
     params = apply(load_params(os.path.join(ROOT, "params.yaml")), recipe)
     validate(params, "fast_search")
     config = TrainConfig.from_params(params)
+    options = {key: read_yaml(value) for key, value in (option.split("=", 1) for option in arguments.optimizer_options)}
     x, y, _, _ = load_data(params["dataset"], params["limit"])
     num_classes = int(y.max()) + 1
     acceleration = detect(config.precision, config.accelerate, config.threads)
     timer = epoch_times()
     start = time.perf_counter()
-    model, history, _, snapshots = train_member(x, y, num_classes, config, arguments.member, acceleration,
-                                                callbacks=[timer], verbose=0)
+    with optimizer_options(keras.optimizers, OPTIMIZERS[config.optimizer][0], options):
+        model, history, _, snapshots = train_member(x, y, num_classes, config, arguments.member, acceleration,
+                                                    callbacks=[timer], verbose=0)
     seconds = time.perf_counter() - start
     _, validation_index = member_split(len(x), config.seed, arguments.member, config.validation_fraction,
                                        config.split)
@@ -77,6 +101,7 @@ def main(argv=None):
     views = {"none": [], "flip": ["flip"], "shifts": list(SHIFTS), "flip_shifts": list(VIEWS)}
     weights = [taken for _, taken in snapshots] + [model.get_weights()]  # train.snapshots: each is a member
     run = {"cpu": cpu_name(), "threads": config.threads, "member": arguments.member, "recipe": recipe,
+           "optimizer_options": options,
            "backend": keras.backend.backend(), "precision": acceleration.precision, "train_seconds": round(seconds, 1),
            "epoch_seconds": timer.seconds, "train_images": len(x) - len(validation_index),
            "last_loss": round(float(history["loss"][-1]), 4)}

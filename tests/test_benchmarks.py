@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from benchmarks import augment_speed, train_outside_dvc
+from benchmarks import augment_speed, fast_search, train_outside_dvc
 
 from conftest import ROOT
 
@@ -95,3 +95,16 @@ def test_fixed_cost_times_each_stage_as_dvc_yaml_runs_it():
                 if name == "train" else (name, stages[name]["cmd"]) for name in stages for member in
                 ([0, 3] if name == "train" else [None])]
     assert [(name, " ".join(command)) for name, command in fixed_cost.stage_commands([0, 3])] == expected
+
+
+def test_fast_search_hands_an_optimizer_option_to_keras_for_that_run_only(mnist_dir, monkeypatch, capsys):
+    """--optimizer momentum=0.9 makes sgd another optimizer (another training loss), and the next run in the same
+    process trains with Keras' own sgd again."""
+    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+    candidate = ["-S", "dataset=mnist", "-S", "limit=600", "-S", "epochs=1", "-S", "train.optimizer=sgd"]
+    runs = []
+    for options in (["--optimizer", "momentum=0.9", "--optimizer", "nesterov=true"], [], []):
+        fast_search.main([*candidate, *options])
+        runs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert [run["optimizer_options"] for run in runs] == [{"momentum": 0.9, "nesterov": True}, {}, {}]
+    assert runs[0]["last_loss"] != runs[1]["last_loss"] == runs[2]["last_loss"]

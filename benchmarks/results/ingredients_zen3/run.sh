@@ -13,3 +13,10 @@ search weight_averaging --optimizer use_ema=true --optimizer ema_momentum=0.999
 search nesterov_sgd -S train.optimizer=sgd -S train.learning_rate=0.05 --optimizer momentum=0.9 --optimizer nesterov=true
 search reference_8_epochs -S epochs=8
 search weight_averaging_8_epochs -S epochs=8 --optimizer use_ema=true --optimizer ema_momentum=0.999
+# 6 epochs: a faster-converging rate (Nadam at twice its rate; with batches of 256), and a second member (other
+# initial weights and batches, the same validation images) of the two that differ most (14:20 to 14:45 UTC)
+search reference_6_epochs -S epochs=6
+search rate_0.004_6_epochs -S epochs=6 -S train.learning_rate=0.004
+search batch_256_rate_0.004_6_epochs -S epochs=6 -S batch_size=256 -S train.learning_rate=0.004
+search reference_6_epochs_member_1 --member 1 -S epochs=6
+search rate_0.004_6_epochs_member_1 --member 1 -S epochs=6 -S train.learning_rate=0.004

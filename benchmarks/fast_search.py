@@ -27,8 +27,8 @@ import time
 import numpy as np
 
 from benchmarks.common import cpu_name, epoch_times, load_data
-from pipeline.params import load_params, read_yaml, validate
-from pipeline.recipes import apply
+from pipeline.params import load_params, validate
+from pipeline.recipes import apply, parse_setting
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -77,7 +77,7 @@ def main(argv=None):
     from pipeline.runtime.quiet_keras import keras
     from pipeline.training import TrainConfig, member_split, train_member
 
-    recipe = {key: read_yaml(value) for key, value in (setting.split("=", 1) for setting in arguments.settings)}
+    recipe = dict(parse_setting(setting) for setting in arguments.settings)
     recipe.update({"split": "fixed", "train.validation_fraction": arguments.validation_fraction,
                    "train.early_stopping": False, "train.keep_best": False})
     if arguments.threads is not None:
@@ -85,7 +85,7 @@ def main(argv=None):
     params = apply(load_params(os.path.join(ROOT, "params.yaml")), recipe)
     validate(params, "fast_search")
     config = TrainConfig.from_params(params)
-    options = {key: read_yaml(value) for key, value in (option.split("=", 1) for option in arguments.optimizer_options)}
+    options = dict(parse_setting(option) for option in arguments.optimizer_options)
     x, y, _, _ = load_data(params["dataset"], params["limit"])
     num_classes = int(y.max()) + 1
     acceleration = detect(config.precision, config.accelerate, config.threads)

@@ -54,5 +54,5 @@ def vanished_live_file(filename):
     """Whether `filename` (a FileNotFoundError's) is a file of a member's DVCLive folder, live/train_<i>/..."""
     if not isinstance(filename, (str, os.PathLike)):
         return False
-    parts = os.path.normpath(os.path.relpath(os.path.abspath(filename))).split(os.sep)
+    parts = os.path.relpath(filename).split(os.sep)  # relpath makes it absolute and normal first
     return len(parts) > 2 and parts[0] == LIVE_DIR

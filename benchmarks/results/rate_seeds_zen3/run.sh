@@ -1,6 +1,6 @@
 #!/bin/sh
-# Can `fast` spare two or three of its 10 epochs at Nadam's twice rate (0.004)? Three members each (other initial weights and
-# batches, the same validation images): benchmarks/fast_search.py's fixed split (54,000 training, 6,000 validation
+# Can `fast` spare two or three of its 10 epochs at Nadam's twice rate (0.004)? Five members at 10 and at 8 epochs, three at 7
+# (other initial weights and batches, the same validation images): benchmarks/fast_search.py's fixed split (54,000 training, 6,000 validation
 # Fashion-MNIST images; the test set not read), one run at a time with nothing else on the CPU.
 # Member 0 at 10 epochs and at 8 at rate 0.002: ../ingredients_zen3/reference.txt, reference_8_epochs.txt.
 set -e

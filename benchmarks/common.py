@@ -1,6 +1,7 @@
 """What the benchmark scripts share: the CPU's name, the data, epoch timing. Keras is imported only where needed."""
 import os
 import platform
+import sys
 import tempfile
 import time
 
@@ -62,5 +63,6 @@ def epoch_times():
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(round(time.perf_counter() - self._start, 2))
+            print(f"epoch {epoch + 1}: {self.seconds[-1]} s", file=sys.stderr, flush=True)  # a long run's progress
 
     return EpochTimes()

@@ -51,6 +51,6 @@ def test_the_shipped_recipes_that_build_on_others_differ_only_where_they_say():
     shipped = recipes.load(str(ROOT / recipes.RECIPES_FILE))
     assert shipped["best-cpu-mnist"] == {**shipped["fast-mnist"], "members": list(range(8)), "arch": "ensemble_cnn_bn",
                                          "epochs": 14, "train.warmup_epochs": 1}
-    assert shipped["best-cpu"] == {**shipped["resnet-fashion"], "members": [0]}
+    assert shipped["best-cpu"] == {**shipped["resnet-fashion"], "members": [0], "ensemble.tta": ["flip"]}
     assert shipped["cpu-recipe-mnist"] == {**shipped["cpu-recipe-fashion"], "dataset": "mnist",
                                            "train.augment.flip": False}
